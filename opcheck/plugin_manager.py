@@ -1,0 +1,231 @@
+"""Builds the pluggy manager and collects every plugin's ops into a registry.
+
+The order is fixed: hookspecs, built-ins, entry points (unless disabled), ``-p`` plugins.
+A plugin that breaks (import error, invalid declaration, duplicate name) is recorded as a
+``PluginError`` and the others still load; only a ``-p`` module that cannot be imported is
+fatal, because the user named it explicitly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from pydantic import ValidationError
+
+from . import hookspecs
+from .errors import PluginError, UsageError
+from .spec import Op
+
+ENTRY_POINT_GROUP = "opcheck"
+DISABLE_AUTOLOAD_ENV = "OPCHECK_DISABLE_PLUGIN_AUTOLOAD"
+BUILTIN_PACKAGE = "opcheck_plugins"
+
+PluginSpec = str | ModuleType
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a registered plugin came from: ``builtin``, ``entry point`` or ``-p``."""
+
+    name: str
+    source: str
+    module: ModuleType
+
+
+@dataclass
+class Registry(Mapping[str, Op]):
+    """Op name → ``Op``, plus where each op came from and what failed to load."""
+
+    ops: dict[str, Op] = field(default_factory=dict)
+    plugin_of: dict[str, PluginInfo] = field(default_factory=dict)
+    errors: list[PluginError] = field(default_factory=list)
+    plugins: list[PluginInfo] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Op:
+        return self.ops[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ops)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+
+def builtin_modules() -> tuple[str, ...]:
+    """The fixed list of built-in plugin modules, kept in ``opcheck_plugins.MODULES``."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    return tuple(f"{BUILTIN_PACKAGE}.{name}" for name in package.MODULES)
+
+
+def autoload_disabled() -> bool:
+    return bool(os.environ.get(DISABLE_AUTOLOAD_ENV))
+
+
+def make_plugin_manager(
+    plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
+) -> tuple[pluggy.PluginManager, list[PluginInfo], list[PluginError]]:
+    """Build a fresh manager; return it with the registered plugins (in load order) and
+    the plugins that failed to load. ``plugins`` holds modules, importable names, and
+    ``"no:NAME"`` entries that block a plugin by name, as pytest's ``-p no:NAME``."""
+    pm = pluggy.PluginManager(hookspecs.NAME)
+    pm.add_hookspecs(hookspecs)
+    explicit: list[PluginSpec] = []
+    for spec in plugins:
+        if isinstance(spec, str) and spec.startswith("no:"):
+            pm.set_blocked(spec[3:])
+        else:
+            explicit.append(spec)
+    loaded: list[PluginInfo] = []
+    errors: list[PluginError] = []
+
+    def register(name: str, source: str, module: ModuleType) -> None:
+        short = name.rsplit(".", 1)[-1] if source == "builtin" else name
+        if pm.is_blocked(name) or pm.is_blocked(short) or pm.is_registered(module):
+            return
+        pm.register(module, name=name)
+        loaded.append(PluginInfo(name, source, module))
+
+    for name in builtin_modules():
+        register(name, "builtin", importlib.import_module(name))
+
+    if not (autoload_disabled() if autoload is None else not autoload):
+        for ep in _entry_points():
+            if pm.is_blocked(ep.name):
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken third-party plugin must not stop the others
+                errors.append(PluginError(ep.name, f"could not be imported ({ep.value}): {_one_line(exc)}"))
+                continue
+            register(ep.name, "entry point", module)
+
+    for spec in explicit:
+        if isinstance(spec, ModuleType):
+            register(spec.__name__, "-p", spec)
+            continue
+        if pm.is_blocked(spec):
+            continue
+        try:
+            module = importlib.import_module(spec)
+        except Exception as exc:
+            raise UsageError(
+                f"plugin module {spec!r} (from -p / plugins=) cannot be imported: "
+                f"{_one_line(exc)}; check the name and that it is on sys.path"
+            ) from exc
+        register(spec, "-p", module)
+
+    pm.check_pending()
+    return pm, loaded, errors
+
+
+def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None) -> Registry:
+    """Every op from built-ins, entry points and ``plugins``: op name → ``Op``.
+
+    Broken plugins do not raise: they are listed in ``.errors`` of the returned registry.
+    """
+    pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
+    registry = Registry(errors=errors, plugins=loaded)
+    duplicates: set[str] = set()
+    for info in loaded:
+        impl = getattr(info.module, "opcheck_ops", None)
+        if impl is None:
+            continue
+        for op in _collect(info, impl, registry.errors):
+            first = registry.plugin_of.get(op.name)
+            if first is not None:
+                duplicates.add(op.name)
+                registry.errors.append(
+                    PluginError(
+                        info.name,
+                        f"op name {op.name!r} is declared by both plugin {first.name!r} and "
+                        f"plugin {info.name!r}; op names must be unique: rename one",
+                        op=op.name,
+                    )
+                )
+                continue
+            registry.ops[op.name] = op
+            registry.plugin_of[op.name] = info
+    for name in duplicates:  # ambiguous: audit neither copy
+        del registry.ops[name]
+    return registry
+
+
+def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]:
+    try:
+        result = impl()
+    except ValidationError as exc:
+        errors.append(_declaration_error(info, exc))
+        return []
+    except Exception as exc:
+        where = _plugin_frame(info, exc)
+        errors.append(PluginError(info.name, f"opcheck_ops() raised {_one_line(exc)}{where}"))
+        return []
+    if result is None:
+        errors.append(PluginError(info.name, "opcheck_ops() returned None; return a list of opcheck.Op"))
+        return []
+    try:
+        items = list(result)
+    except Exception as exc:
+        errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
+        return []
+    ops = []
+    for position, item in enumerate(items):
+        if isinstance(item, Op):
+            ops.append(item)
+        else:
+            errors.append(
+                PluginError(
+                    info.name,
+                    f"opcheck_ops() item {position} is a {type(item).__name__}, not an opcheck.Op",
+                )
+            )
+    return ops
+
+
+def _declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
+    op = exc.title[4:-1] if exc.title.startswith("Op '") else None
+    where = _plugin_frame(info, exc)
+    what = f"invalid declaration of op {op!r}" if op else f"invalid {exc.title} declaration"
+    if not op:
+        where += " (the op was never built)"
+    return PluginError(info.name, f"{what}{where}:\n{describe_validation_error(exc)}", op=op)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the field path, then pydantic's message without its prefix."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or exc.title
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def _plugin_frame(info: PluginInfo, exc: BaseException) -> str:
+    """' at FILE:LINE' of the deepest traceback frame inside the plugin's own file."""
+    filename = getattr(info.module, "__file__", None)
+    if not filename:
+        return ""
+    target = os.path.realpath(filename)
+    found = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.realpath(frame.filename) == target:
+            found = f" at {frame.filename}:{frame.lineno}"
+    return found
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
