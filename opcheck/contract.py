@@ -1,0 +1,162 @@
+"""Calling an op the way the contract says, and turning every way it can break the
+contract into one ``ContractError`` with a message that names the function and argument."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import numpy as np
+
+from .spec import Op
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ContractError(Exception):
+    """The op broke its contract: the audit reports status ``error`` with this message."""
+
+    def __init__(self, message: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.traceback = traceback
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The exception's traceback without opcheck's own frames: the op author's code only."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__)
+        if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)
+    ]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def call(fn: Callable[..., Any], role: str, kwargs: Mapping[str, Any]) -> Any:
+    try:
+        return fn(**kwargs)
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        first = f": {text[0]}" if text else ""
+        raise ContractError(
+            f"{role} raised {type(exc).__name__}{first}", user_traceback(exc)
+        ) from None
+
+
+def as_outputs(raw: Any) -> tuple[list[np.ndarray], bool]:
+    """Forward's result as a list of arrays, and whether it was a tuple (several outputs)."""
+    if isinstance(raw, tuple):
+        if not raw:
+            raise ContractError("forward returned an empty tuple; return at least one array")
+        return [_one_output(v, f"output {k}") for k, v in enumerate(raw)], True
+    return [_one_output(raw, "its output")], False
+
+
+def _one_output(value: Any, what: str) -> np.ndarray:
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "biuf":
+            return arr
+        raise ContractError(f"forward returned {what} with dtype {arr.dtype}; expected a real number dtype")
+    raise ContractError(
+        f"forward returned {what} as a {type(value).__name__}; expected a numpy array "
+        "(wrap it with np.asarray), or a tuple of arrays for an op with several outputs"
+    )
+
+
+def check_finite(arrays: list[np.ndarray], what: str) -> None:
+    for k, arr in enumerate(arrays):
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            name = what if len(arrays) == 1 else f"{what} {k}"
+            raise ContractError(
+                f"{name} is {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)} "
+                "although every input is finite"
+            )
+
+
+def check_unmodified(role: str, given: Mapping[str, np.ndarray], pristine: Mapping[str, Any]) -> None:
+    """Compare every argument after the call with its copy from before."""
+    for name, before in pristine.items():
+        after = given[name]
+        same = (
+            all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, before))
+            if isinstance(before, tuple)
+            else np.array_equal(after, before, equal_nan=True)
+        )
+        if not same:
+            kind = "input" if name not in ("dout", "out") else "argument"
+            raise ContractError(
+                f"{role} mutated its {kind} {name!r} in place; compute into a new array "
+                f"instead (e.g. {name} = {name} - m, not {name} -= m)"
+            )
+
+
+def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Backward's result as input name → float array, checked against the contract.
+
+    Returns the gradients of the differentiable inputs and a list of warnings."""
+    names = list(op.inputs)
+    if isinstance(raw, Mapping):
+        unknown = [k for k in raw if k not in op.inputs]
+        if unknown:
+            raise ContractError(
+                f"backward returned gradients for {unknown}, which are not inputs of the op "
+                f"(inputs: {names})"
+            )
+        given = {k: v for k, v in raw.items() if v is not None}
+    elif isinstance(raw, tuple):
+        if len(raw) != len(names):
+            raise ContractError(
+                f"backward returned a tuple of {len(raw)} gradients; expected {len(names)}, one per "
+                f"input in the order {names} (None for a non-differentiable input)"
+            )
+        given = {k: v for k, v in zip(names, raw) if v is not None}
+    else:
+        raise ContractError(
+            f"backward returned a {type(raw).__name__}; expected a dict input name → gradient, "
+            f"or a tuple of gradients in the order {names}"
+        )
+    warnings: list[str] = []
+    result: dict[str, np.ndarray] = {}
+    for name in names:
+        tensor = op.inputs[name]
+        if not tensor.is_differentiable:
+            if name in given:
+                warnings.append(f"backward returned a gradient for non-differentiable input {name!r}; it is ignored")
+            continue
+        if name not in given:
+            raise ContractError(
+                f"backward returned no gradient for differentiable input {name!r}; return one, "
+                "or declare the input with differentiable=False"
+            )
+        value = given[name]
+        if not isinstance(value, (np.ndarray, np.generic, int, float)):
+            raise ContractError(
+                f"backward returned the gradient of {name!r} as a {type(value).__name__}; expected a numpy array"
+            )
+        grad = np.asarray(value)
+        expected = inputs[name].shape
+        if grad.shape != expected:
+            raise ContractError(
+                f"backward returned a gradient of shape {grad.shape} for input {name!r} of shape "
+                f"{expected}; a gradient has its input's shape (sum over broadcast axes)"
+            )
+        if grad.dtype.kind not in "biuf":
+            raise ContractError(f"backward returned a gradient of dtype {grad.dtype} for input {name!r}")
+        if grad.dtype != inputs[name].dtype:
+            warnings.append(
+                f"the gradient of {name!r} has dtype {grad.dtype}, its input {inputs[name].dtype}"
+            )
+        if grad.dtype.kind == "f" and not np.all(np.isfinite(grad)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(grad))[0])
+            raise ContractError(
+                f"backward returned {grad[bad]} in the gradient of {name!r} at index {bad} "
+                "although every input is finite"
+            )
+        result[name] = grad
+    return result, warnings

@@ -1,0 +1,51 @@
+"""Human- and machine-readable descriptions of an op's declaration (``opcheck show``)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .plugin_manager import PluginInfo
+from .spec import Op
+
+
+def source_location(fn: Any) -> str:
+    try:
+        return f"{inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]}"
+    except (OSError, TypeError):
+        return "unknown"
+
+
+def describe_op(op: Op, plugin: PluginInfo) -> str:
+    lines = [
+        f"op:          {op.name}",
+        f"plugin:      {plugin.name} ({plugin.source})",
+        f"forward:     {getattr(op.forward, '__qualname__', op.forward)!s} at {source_location(op.forward)}",
+        f"backward:    {getattr(op.backward, '__qualname__', op.backward)!s} at {source_location(op.backward)}",
+    ]
+    if op.description:
+        lines.append(f"description: {op.description}")
+    dims = op.default_dims()
+    lines.append("dims:        " + (", ".join(f"{k}={v}" for k, v in dims.items()) or "none"))
+    lines.append("inputs:")
+    for name, t in op.inputs.items():
+        shape = "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
+        low, high = t.bounds
+        bracket = ")" if t.dtype.startswith(("int", "uint")) else "]"
+        diff = "differentiable" if t.is_differentiable else "not differentiable"
+        lines.append(f"  {name}: shape {shape}, {t.dtype}, values in [{low:g}, {high:g}{bracket}, {diff}")
+    if op.rtol is not None or op.atol is not None:
+        lines.append(f"tolerance:   rtol={op.rtol}, atol={op.atol}")
+    return "\n".join(lines)
+
+
+def input_schema(op: Op) -> dict[str, Any]:
+    """The pydantic JSON schema of the op's input declarations, with their values."""
+    from .spec import Tensor
+
+    return {
+        "op": op.name,
+        "dims": op.default_dims(),
+        "inputs": {name: t.model_dump() for name, t in op.inputs.items()},
+        "tensor_schema": Tensor.model_json_schema(),
+    }

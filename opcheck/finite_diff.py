@@ -1,0 +1,213 @@
+"""Finite differences of the projection <dout, f(x)>: steps, loops, error estimates.
+
+Pure numpy. ``call`` arguments are zero-argument callables that run the op's forward on
+the current contents of the buffers this module perturbs in place; nothing here knows
+about ops, plugins or reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Call = Callable[[], Any]
+Project = Callable[[Any, Any], float]
+
+#: How much larger than the simple rounding bound a difference's noise may be before
+#: stage one asks for a second look (which costs four more calls, so cheap to be wrong).
+NOISE_FACTOR = 4.0
+#: A mismatch must exceed the tolerance plus this many error estimates to be a failure.
+ERROR_ESTIMATE_FACTOR = 3.0
+
+CENTRAL, FORWARD, BACKWARD = 0, 1, -1
+PASS, FAIL, NONDIFF, UNRELIABLE = 0, 1, 2, 3
+OUTCOME_NAMES = ("pass", "fail", "nondifferentiable", "unreliable")
+
+
+def base_step(x: np.ndarray, eps: float) -> np.ndarray:
+    """eps^(1/3) * max(1, |x|), rounded to a power of two so that x ± h is exact."""
+    raw = eps ** (1.0 / 3.0) * np.maximum(1.0, np.abs(x))
+    return np.exp2(np.round(np.log2(raw)))
+
+
+@dataclass
+class StepPlan:
+    """Per-element steps for one input: which scheme, and the two perturbed values.
+
+    ``nodes`` hold the exact offsets (as float64) that the perturbed values realise in the
+    input's dtype; the difference weights are computed from them, not from the nominal h.
+    """
+
+    h: np.ndarray  # nominal step, float64
+    kind: np.ndarray  # CENTRAL, FORWARD or BACKWARD per element
+    values: tuple[list[Any], list[Any]]  # perturbed values in the input dtype
+    nodes: tuple[np.ndarray, np.ndarray]  # realised offsets for values[0], values[1]
+    original: list[Any]
+
+
+def plan_steps(
+    x: np.ndarray, eps: float, low: float, high: float, scale: float = 1.0
+) -> StepPlan:
+    """Central steps where x ± h stays inside [low, high]; one-sided (x, x ± h, x ± 2h)
+    near a bound; a smaller step where even that does not fit."""
+    dtype = x.dtype
+    x64 = x.astype(np.float64).ravel()
+    low, high = min(low, float(x64.min())), max(high, float(x64.max()))
+    h = base_step(x64, eps) * scale
+    kind = np.full(x64.shape, CENTRAL, dtype=np.int8)
+    for _ in range(60):
+        central = (x64 - h >= low) & (x64 + h <= high)
+        forward = ~central & (x64 + 2 * h <= high)
+        backward = ~central & ~forward & (x64 - 2 * h >= low)
+        stuck = ~(central | forward | backward)
+        kind[forward], kind[backward] = FORWARD, BACKWARD
+        if not stuck.any():
+            break
+        h = np.where(stuck, h / 2, h)
+    first = np.where(kind == CENTRAL, x64 + h, x64 + kind * h)
+    second = np.where(kind == CENTRAL, x64 - h, x64 + 2 * kind * h)
+    first_v, second_v = first.astype(dtype), second.astype(dtype)
+    nodes = (first_v.astype(np.float64) - x64, second_v.astype(np.float64) - x64)
+    return StepPlan(h, kind, (first_v.tolist(), second_v.tolist()), nodes, x.ravel().tolist())
+
+
+def make_projector(douts: Sequence[np.ndarray | None]) -> Project:
+    """<dout, a - b> summed over the differentiable outputs, in float64.
+
+    Subtracting before projecting keeps the outputs a perturbation does not touch exactly
+    zero, so their rounding never reaches the estimate."""
+    pairs = [(k, np.ravel(d).astype(np.float64)) for k, d in enumerate(douts) if d is not None]
+    if len(douts) == 1:
+        d0 = pairs[0][1]
+        return lambda a, b: float(np.dot(d0, np.subtract(a, b, dtype=np.float64).ravel()))
+
+    def project(a: Any, b: Any) -> float:
+        return float(
+            sum(np.dot(d, np.subtract(a[k], b[k], dtype=np.float64).ravel()) for k, d in pairs)
+        )
+
+    return project
+
+
+def make_noise(douts: Sequence[np.ndarray | None]) -> Project:
+    """Rounding bound of ``project(a, b)``: sum |dout| (|a| + |b|) over changed outputs."""
+    pairs = [(k, np.abs(np.ravel(d)).astype(np.float64)) for k, d in enumerate(douts) if d is not None]
+    single = len(douts) == 1
+
+    def noise(a: Any, b: Any) -> float:
+        total = 0.0
+        for k, d in pairs:
+            ak = np.ravel(a if single else a[k]).astype(np.float64)
+            bk = np.ravel(b if single else b[k]).astype(np.float64)
+            total += float(np.dot(d, (np.abs(ak) + np.abs(bk)) * (ak != bk)))
+        return total
+
+    return noise
+
+
+def loop_central(
+    call: Call, flat: np.ndarray, plan: StepPlan, project: Project, copy: bool, out: np.ndarray
+) -> None:
+    """The hot loop: two forward calls per central element, nothing else of size n."""
+    up, down = plan.values
+    width = (plan.nodes[0] - plan.nodes[1]).tolist()
+    orig = plan.original
+    for i in np.flatnonzero(plan.kind == CENTRAL).tolist():
+        flat[i] = up[i]
+        fp = call()
+        if copy:
+            fp = _copy(fp)
+        flat[i] = down[i]
+        fm = call()
+        flat[i] = orig[i]
+        out[i] = project(fp, fm) / width[i]
+
+
+def loop_one_sided(
+    call: Call, flat: np.ndarray, plan: StepPlan, project: Project, copy: bool,
+    f0: Any, out: np.ndarray,
+) -> None:
+    """Second-order one-sided differences from nodes 0, s1, s2 (near a bound)."""
+    for i in np.flatnonzero(plan.kind != CENTRAL).tolist():
+        s1, s2 = float(plan.nodes[0][i]), float(plan.nodes[1][i])
+        flat[i] = plan.values[0][i]
+        f1 = call()
+        if copy:
+            f1 = _copy(f1)
+        flat[i] = plan.values[1][i]
+        f2 = call()
+        flat[i] = plan.original[i]
+        w1, w2 = s2 / (s1 * (s2 - s1)), -s1 / (s2 * (s2 - s1))
+        out[i] = w1 * project(f1, f0) + w2 * project(f2, f0)
+
+
+@dataclass
+class Refinement:
+    """A second look at one element: two step sizes, one-sided slopes, an error estimate."""
+
+    estimate: float  # Richardson-extrapolated derivative
+    error: float  # estimated absolute error of ``estimate``
+    coarse: float  # central (or one-sided) difference at step h
+    fine: float  # the same at h / 2
+    left: float | None  # one-sided slopes at h / 2 (central elements only)
+    right: float | None
+    kink: bool
+
+
+def refine(
+    call: Call, flat: np.ndarray, i: int, plan: StepPlan, eps: float,
+    project: Project, noise: Project, f0: Any,
+) -> Refinement:
+    """Evaluate steps h and h/2 around element i and decide what the difference can resolve."""
+    dtype = flat.dtype
+    x = float(plan.original[i])
+    h, kind = float(plan.h[i]), int(plan.kind[i])
+
+    def at(offset: float) -> tuple[Any, float]:
+        value = dtype.type(x + offset)
+        flat[i] = value
+        f = _copy(call())
+        flat[i] = plan.original[i]
+        return f, float(value) - x
+
+    if kind == CENTRAL:
+        (fp1, sp1), (fm1, sm1) = at(h), at(-h)
+        (fp2, sp2), (fm2, sm2) = at(h / 2), at(-h / 2)
+        coarse = project(fp1, fm1) / (sp1 - sm1)
+        fine = project(fp2, fm2) / (sp2 - sm2)
+        right, left = project(fp2, f0) / sp2, project(f0, fm2) / -sm2
+        right1, left1 = project(fp1, f0) / sp1, project(f0, fm1) / -sm1
+        rounding = eps * noise(fp2, fm2) / (sp2 - sm2)
+        jump1, jump2 = right1 - left1, right - left
+        slope = max(abs(left), abs(right))
+        # A kink's jump stays put when the step halves; smooth curvature's jump halves.
+        kink = (
+            abs(jump2) > 0.75 * abs(jump1)
+            and abs(jump2) > 50 * rounding + 1e-3 * slope
+        )
+    else:
+        f1, s1 = at(kind * h)
+        f2, s2 = at(2 * kind * h)
+        f3, s3 = at(kind * h / 2)
+        coarse = _one_sided(project, f0, f1, f2, s1, s2)
+        fine = _one_sided(project, f0, f3, f1, s3, s1)
+        rounding = eps * noise(f3, f0) / abs(s3)
+        left = right = None
+        kink = False
+    estimate = fine + (fine - coarse) / 3.0
+    error = abs(coarse - fine) + NOISE_FACTOR * rounding
+    return Refinement(estimate, error, coarse, fine, left, right, kink)
+
+
+def _one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:
+    w1, w2 = s2 / (s1 * (s2 - s1)), -s1 / (s2 * (s2 - s1))
+    return w1 * project(f1, f0) + w2 * project(f2, f0)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(np.array(v, copy=True) for v in value)
+    return np.array(value, copy=True)

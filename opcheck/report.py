@@ -1,0 +1,161 @@
+"""Render audit results: the text table and failure details, and JSON.
+
+Pure functions from ``result`` objects to strings; the CLI and the pytest plugin decide
+where the strings go.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .result import InputResult, OpReport, VariantResult
+
+JSON_SCHEMA_VERSION = 1
+
+
+def _num(value: float | None, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> str:
+    """A numpy.testing-style mismatch report for one input of one variant."""
+    lines = [
+        f"Gradient mismatch: op {op!r}, input {item.name!r}, variant {variant.label} "
+        f"(dims {_dims(variant.dims)}, seed {variant.seed})",
+        f"Mismatched elements: {item.counts['fail']} / {item.size} "
+        f"({100.0 * item.counts['fail'] / max(1, item.size):.3g}%)",
+        f"Max absolute difference: {_num(item.max_abs_error)}",
+        f"Max relative difference: {_num(item.max_rel_error)}",
+        f"Tolerance: rtol={item.rtol:.3g}, atol={item.atol:.3g}, plus the finite difference's "
+        f"error estimate; step h={_steps(item)}",
+        "Worst elements:",
+        f"  {'index':<14}{'analytic':>14}{'numeric':>14}{'|diff|':>11}{'est. error':>12}",
+    ]
+    for e in item.mismatches:
+        lines.append(
+            f"  {str(e.index):<14}{e.analytic:>14.7g}{e.numeric:>14.7g}{e.abs_error:>11.3g}"
+            f"{e.error_estimate:>12.3g}"
+        )
+    return "\n".join(lines)
+
+
+def _dims(dims: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in dims.items()) or "none"
+
+
+def _steps(item: InputResult) -> str:
+    text = (f"{item.step_min:.3g}" if item.step_min == item.step_max
+            else f"{item.step_min:.3g}..{item.step_max:.3g}")
+    text += " (central"
+    text += f", {item.one_sided} one-sided near a bound)" if item.one_sided else ")"
+    return text
+
+
+def format_op(report: OpReport) -> str:
+    """Everything a person needs about one op: verdict, and for a failure where and why."""
+    head = f"{report.name}: {report.status.upper()}"
+    if report.status == "pass":
+        lines = [head + f" (max rel error {_num(report.max_rel_error)}, {len(report.variants)} variants)"]
+    else:
+        lines = [head + f" — {report.message}"]
+        variant = report.failing_variant()
+        if variant is not None:
+            if variant.traceback:
+                lines.append(variant.traceback.rstrip())
+            for item in variant.inputs:
+                if item.status == "fail":
+                    lines.append(format_input_failure(report.name, variant, item))
+    for variant in report.variants:
+        for item in variant.inputs:
+            for note in item.notes:
+                lines.append(f"note: {variant.label}, input {item.name!r}: {note}")
+    for warning in report.warnings:
+        lines.append(f"warning: {warning}")
+    if report.reproduce:
+        lines.append(f"Reproduce: {report.reproduce}")
+    return "\n".join(lines)
+
+
+def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:
+    """The input behind the op's verdict: the first failing one, else the largest rel error."""
+    best: tuple[float, VariantResult, InputResult] | None = None
+    for variant in report.variants:
+        for item in variant.inputs:
+            if item.status == "fail":
+                return variant, item
+            if item.max_rel_error is not None and (best is None or item.max_rel_error > best[0]):
+                best = (item.max_rel_error, variant, item)
+    return (best[1], best[2]) if best else None
+
+
+def render_text(reports: Sequence[OpReport]) -> str:
+    """A table (op, status, max rel error, worst input and element), then failure details."""
+    rows = [("op", "status", "max rel err", "variants", "worst input", "element (analytic vs numeric)")]
+    for r in reports:
+        found = worst_input(r)
+        where, element = "-", "-"
+        if found:
+            variant, item = found
+            where = f"{item.name} [{variant.label}]"
+            if item.worst:
+                e = item.worst
+                element = f"{e.index}: {e.analytic:.6g} vs {e.numeric:.6g}"
+        outcomes = _outcome_summary(r)
+        rows.append((r.name, r.status.upper() + outcomes, _num(r.max_rel_error, ".2e"),
+                     str(len(r.variants)), where, element))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    details = [format_op(r) for r in reports if r.status != "pass"]
+    if details:
+        lines += ["", *("\n" + d for d in details)]
+    return "\n".join(lines) + "\n"
+
+
+def _outcome_summary(report: OpReport) -> str:
+    kinks = sum(i.counts.get("nondifferentiable", 0) for v in report.variants for i in v.inputs)
+    unreliable = sum(i.counts.get("unreliable", 0) for v in report.variants for i in v.inputs)
+    extra = []
+    if kinks:
+        extra.append(f"{kinks} kinks")
+    if unreliable:
+        extra.append(f"{unreliable} unresolved")
+    return f" ({', '.join(extra)})" if extra else ""
+
+
+def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
+    doc = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        **meta,
+        "summary": summary_counts(reports),
+        "ops": [_jsonable(r.to_dict()) for r in reports],
+    }
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def summary_counts(reports: Sequence[OpReport]) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "error": 0}
+    for r in reports:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts
+
+
+def summary_line(reports: Sequence[OpReport], seconds: float) -> str:
+    """pytest's closing line: "1 failed, 2 passed in 0.3s"."""
+    counts = summary_counts(reports)
+    parts = [f"{counts[s]} {word}" for s, word in (("fail", "failed"), ("error", "errors"), ("pass", "passed")) if counts[s]]
+    if counts["error"] == 1:
+        parts = [p.replace("1 errors", "1 error") for p in parts]
+    return f"{', '.join(parts) or 'no ops audited'} in {seconds:.2f}s"

@@ -1,0 +1,124 @@
+"""What an audit returns: plain dataclasses, rendered by ``report.py``.
+
+Kept free of pydantic and of numpy arrays so results pickle cheaply across processes
+and serialise to JSON without surprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("pass", "fail", "error")
+
+
+def worst_status(statuses: list[str]) -> str:
+    """error beats fail beats pass (an empty list passes)."""
+    for status in ("error", "fail"):
+        if status in statuses:
+            return status
+    return "pass"
+
+
+@dataclass
+class Element:
+    """One compared element: where, both values, and how far apart."""
+
+    index: tuple[int, ...]
+    analytic: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+    error_estimate: float
+    outcome: str
+    note: str = ""
+
+
+@dataclass
+class InputResult:
+    """The comparison for one differentiable input in one variant."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    status: str
+    counts: dict[str, int]
+    max_rel_error: float | None = None
+    max_abs_error: float | None = None
+    worst: Element | None = None
+    mismatches: list[Element] = field(default_factory=list)
+    unresolved: list[Element] = field(default_factory=list)
+    rtol: float = 0.0
+    atol: float = 0.0
+    step_min: float = 0.0
+    step_max: float = 0.0
+    one_sided: int = 0
+    max_error_estimate: float = 0.0
+    method: str = "loop"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class VariantResult:
+    """One shape variant: the dims used, the seed, and each input's comparison."""
+
+    label: str
+    dims: dict[str, int]
+    seed: int
+    status: str = "pass"
+    message: str = ""
+    traceback: str = ""
+    inputs: list[InputResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def max_rel_error(self) -> float | None:
+        return _max(i.max_rel_error for i in self.inputs)
+
+
+@dataclass
+class OpReport:
+    """The audit of one op over all its variants; ``status`` is the worst variant's."""
+
+    name: str
+    status: str
+    mode: str = "full"
+    seed: int = 0
+    plugin: str | None = None
+    variants: list[VariantResult] = field(default_factory=list)
+    duration: float = 0.0
+    message: str = ""
+    reproduce: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def max_rel_error(self) -> float | None:
+        return _max(v.max_rel_error for v in self.variants)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+    def failing_variant(self) -> VariantResult | None:
+        return next((v for v in self.variants if v.status != "pass"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["max_rel_error"] = self.max_rel_error
+        for variant, vdata in zip(self.variants, data["variants"]):
+            vdata["max_rel_error"] = variant.max_rel_error
+        return data
+
+    def __str__(self) -> str:
+        from .report import format_op
+
+        return format_op(self)
+
+
+def _max(values: Any) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None

@@ -1,0 +1,61 @@
+"""Schema → concrete inputs: seeded sampling and the shape variants an op is audited at.
+
+Sampling uses numpy's ``Generator`` (PCG64) seeded from integers only, so the same seed
+gives bitwise the same inputs on every machine.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+import numpy as np
+
+from .spec import Op, Tensor
+
+DEFAULT_VARIANT = "default"
+
+
+def rng_for(seed: int, op_name: str, variant: str) -> np.random.Generator:
+    """One independent, platform-stable stream per (seed, op, variant)."""
+    key = [seed, zlib.crc32(op_name.encode()), zlib.crc32(variant.encode())]
+    return np.random.default_rng(key)
+
+
+def variants(op: Op) -> dict[str, dict[str, int]]:
+    """Variant label → dims: the declared dims, then each symbolic dim set to 1 and to
+    another small size that differs from every default, so square defaults cannot hide
+    a missing transpose and a batch of one cannot hide a missing sum."""
+    default = op.default_dims()
+    result = {DEFAULT_VARIANT: default}
+    taken = set(default.values())
+    for dim, size in default.items():
+        other = next((s for s in range(size + 1, size + 5) if s not in taken), size + 1)
+        for new in (1, other):
+            if new != size:
+                result[f"{dim}={new}"] = {**default, dim: new}
+    return result
+
+
+def sample_tensor(tensor: Tensor, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    kind = np.dtype(tensor.dtype).kind
+    low, high = tensor.bounds
+    if kind == "f":
+        values = np.clip(rng.uniform(low, high, size=shape).astype(tensor.dtype), low, high)
+    else:
+        values = rng.integers(int(low), int(high), size=shape)
+    return np.asarray(values, dtype=tensor.dtype)  # 0-d arrays, never numpy scalars
+
+
+def sample_inputs(
+    op: Op, dims: Mapping[str, int], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    return {
+        name: sample_tensor(tensor, tensor.concrete_shape(dims), rng)
+        for name, tensor in op.inputs.items()
+    }
+
+
+def sample_cotangent(template: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random upstream gradient shaped and typed like one forward output."""
+    return rng.standard_normal(template.shape).astype(template.dtype)

@@ -1,0 +1,154 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library), twice.
+
+``conv2d_naive`` loops over output positions and reads like the definition; ``conv2d_im2col``
+gathers every receptive field into a matrix once and does one matrix product, the way
+fast libraries do. Both are ops so both are audited, and tests check they agree. Stride and
+padding are part of the op (``.s1p1``: stride 1, pad 1; ``.s2p0``: stride 2, no padding).
+The spatial size is a fixed 5x5 (the output size depends on it, so it cannot vary freely);
+batch N, channels C and filters F are symbolic.
+
+Shapes: x (N, C, H, W), w (F, C, KH, KW), b (F,) -> (N, F, OH, OW) with
+OH = (H + 2 pad - KH) // stride + 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import opcheck
+
+Array = np.ndarray
+
+HEIGHT = WIDTH = 5
+KERNEL = 3
+CONFIGS = ((1, 1), (2, 0))  # (stride, pad)
+
+
+def output_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _pad(x: Array, pad: int) -> Array:
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+def _unpad(xp: Array, pad: int) -> Array:
+    return xp[:, :, pad : xp.shape[2] - pad, pad : xp.shape[3] - pad]
+
+
+# -- naive: one receptive field at a time ------------------------------------------------
+
+
+def conv2d_naive(x: Array, w: Array, b: Array, stride: int, pad: int) -> Array:
+    """out[n, f, i, j] = sum_{c,p,q} xpad[n, c, i s + p, j s + q] w[f, c, p, q] + b[f]."""
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    oh, ow = output_size(h, kh, stride, pad), output_size(wd, kw, stride, pad)
+    xp = _pad(x, pad)
+    out = np.empty((n, f, oh, ow), dtype=np.result_type(x, w))
+    for i in range(oh):
+        for j in range(ow):
+            field = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[:, :, i, j] = np.einsum("ncpq,fcpq->nf", field, w) + b
+    return out
+
+
+def conv2d_naive_grads(
+    dout: Array, x: Array, w: Array, stride: int, pad: int
+) -> tuple[Array, Array, Array]:
+    """(dx, dw, db): each receptive field passes dout[:, :, i, j] back to its inputs."""
+    kh, kw = w.shape[2:]
+    xp = _pad(x, pad)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows = slice(i * stride, i * stride + kh)
+            cols = slice(j * stride, j * stride + kw)
+            g = dout[:, :, i, j]  # (N, F)
+            dxp[:, :, rows, cols] += np.einsum("nf,fcpq->ncpq", g, w)
+            dw += np.einsum("nf,ncpq->fcpq", g, xp[:, :, rows, cols])
+    return _unpad(dxp, pad), dw, dout.sum(axis=(0, 2, 3))
+
+
+# -- im2col: every receptive field at once ---------------------------------------------
+
+
+def im2col_indices(
+    channels: int, kh: int, kw: int, oh: int, ow: int, stride: int
+) -> tuple[Array, Array, Array]:
+    """Index arrays (c, row, col), each (C KH KW, OH OW): entry [k, l] is the padded-input
+    element that kernel element k = (c, p, q) meets at output position l = (i, j)."""
+    c = np.repeat(np.arange(channels), kh * kw)[:, None]
+    p = np.tile(np.repeat(np.arange(kh), kw), channels)[:, None]
+    q = np.tile(np.arange(kw), kh * channels)[:, None]
+    i = np.repeat(np.arange(oh), ow)[None, :]
+    j = np.tile(np.arange(ow), oh)[None, :]
+    return c, p + stride * i, q + stride * j
+
+
+def _columns(x: Array, w: Array, stride: int, pad: int) -> tuple[Array, tuple[Array, ...], int, int]:
+    _, c, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    oh, ow = output_size(h, kh, stride, pad), output_size(wd, kw, stride, pad)
+    index = im2col_indices(c, kh, kw, oh, ow, stride)
+    return _pad(x, pad)[:, index[0], index[1], index[2]], index, oh, ow  # (N, C KH KW, OH OW)
+
+
+def conv2d_im2col(x: Array, w: Array, b: Array, stride: int, pad: int) -> Array:
+    cols, _, oh, ow = _columns(x, w, stride, pad)
+    out = w.reshape(w.shape[0], -1) @ cols + b[:, None]  # (N, F, OH OW)
+    return out.reshape(x.shape[0], w.shape[0], oh, ow)
+
+
+def conv2d_im2col_grads(
+    dout: Array, x: Array, w: Array, stride: int, pad: int
+) -> tuple[Array, Array, Array]:
+    cols, index, _, _ = _columns(x, w, stride, pad)
+    n, f = dout.shape[:2]
+    g = dout.reshape(n, f, -1)  # (N, F, OH OW)
+    dw = np.einsum("nfl,nkl->fk", g, cols).reshape(w.shape)
+    dcols = w.reshape(f, -1).T @ g  # (N, C KH KW, OH OW)
+    dxp = np.zeros_like(_pad(x, pad))
+    np.add.at(dxp, (slice(None), *index), dcols)  # col2im: overlapping fields accumulate
+    return _unpad(dxp, pad), dw, dout.sum(axis=(0, 2, 3))
+
+
+IMPLEMENTATIONS = {"naive": (conv2d_naive, conv2d_naive_grads), "im2col": (conv2d_im2col, conv2d_im2col_grads)}
+
+
+def conv2d_op(implementation: str, stride: int, pad: int) -> opcheck.Op:
+    conv, grads = IMPLEMENTATIONS[implementation]
+
+    def forward(x: Array, w: Array, b: Array) -> Array:
+        return conv(x, w, b, stride, pad)
+
+    def backward(dout: Array, x: Array, w: Array, b: Array) -> dict[str, Array]:
+        dx, dw, db = grads(dout, x, w, stride, pad)
+        return {"x": dx, "w": dw, "b": db}
+
+    tag = f"conv2d_{implementation}_s{stride}p{pad}"
+    forward.__name__ = forward.__qualname__ = f"{tag}_forward"
+    backward.__name__ = backward.__qualname__ = f"{tag}_backward"
+    return opcheck.Op(
+        name=f"conv2d_{implementation}.s{stride}p{pad}",
+        description=f"out[n,f,i,j] = b[f] + sum_(c,p,q) xpad[n,c,{stride}i+p,{stride}j+q] "
+        f"w[f,c,p,q], stride {stride}, zero padding {pad} ({implementation})",
+        forward=forward,
+        backward=backward,
+        inputs={
+            "x": opcheck.Tensor(shape=("N", "C", HEIGHT, WIDTH)),
+            "w": opcheck.Tensor(shape=("F", "C", KERNEL, KERNEL)),
+            "b": opcheck.Tensor(shape=("F",)),
+        },
+        dims={"N": 2, "C": 2, "F": 3},
+    )
+
+
+@opcheck.hookimpl
+def opcheck_ops() -> list[opcheck.Op]:
+    return [
+        conv2d_op(implementation, stride, pad)
+        for implementation in IMPLEMENTATIONS
+        for stride, pad in CONFIGS
+    ]

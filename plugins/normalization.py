@@ -1,0 +1,96 @@
+"""Batch normalisation (training mode: batch statistics) and layer normalisation.
+
+Both normalise x over one axis, x_hat = (x - mean) / sqrt(var + eps), then scale and shift
+per feature; they differ only in the axis (0: over the batch, 1: over the features), so
+they share ``normalize`` and its hand-derived backward ``normalize_backward``. With a
+single element along the axis x_hat is 0 and the output is beta: the gradient through x is
+exactly 0, which the audit's size-1 variants check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import opcheck
+
+from ._twins import float32_twin
+
+Array = np.ndarray
+
+EPS = 1e-5
+
+
+def normalize(x: Array, axis: int) -> tuple[Array, Array]:
+    """``(x_hat, 1 / sqrt(var + eps))`` with the statistics taken over ``axis``."""
+    centred = x - x.mean(axis=axis, keepdims=True)
+    inv_std = 1.0 / np.sqrt((centred**2).mean(axis=axis, keepdims=True) + EPS)
+    return centred * inv_std, inv_std
+
+
+def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axis: int) -> Array:
+    """dL/dx from dL/dx_hat, through the mean and the variance of x along ``axis``."""
+    mean_dxhat = dxhat.mean(axis=axis, keepdims=True)
+    mean_dxhat_xhat = (dxhat * xhat).mean(axis=axis, keepdims=True)
+    return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+def batchnorm_forward(x: Array, gamma: Array, beta: Array) -> Array:
+    xhat, _ = normalize(x, axis=0)
+    return gamma * xhat + beta
+
+
+def batchnorm_backward(dout: Array, x: Array, gamma: Array, beta: Array) -> dict[str, Array]:
+    xhat, inv_std = normalize(x, axis=0)
+    return {
+        "x": normalize_backward(dout * gamma, xhat, inv_std, axis=0),
+        "gamma": (dout * xhat).sum(axis=0),
+        "beta": dout.sum(axis=0),
+    }
+
+
+def layernorm_forward(x: Array, gamma: Array, beta: Array) -> Array:
+    xhat, _ = normalize(x, axis=1)
+    return gamma * xhat + beta
+
+
+def layernorm_backward(dout: Array, x: Array, gamma: Array, beta: Array) -> dict[str, Array]:
+    xhat, inv_std = normalize(x, axis=1)
+    return {
+        "x": normalize_backward(dout * gamma, xhat, inv_std, axis=1),
+        "gamma": (dout * xhat).sum(axis=0),
+        "beta": dout.sum(axis=0),
+    }
+
+
+def _inputs() -> dict[str, opcheck.Tensor]:
+    return {
+        "x": opcheck.Tensor(shape=("N", "D")),
+        "gamma": opcheck.Tensor(shape=("D",), low=0.5, high=1.5),
+        "beta": opcheck.Tensor(shape=("D",)),
+    }
+
+
+@opcheck.hookimpl
+def opcheck_ops() -> list[opcheck.Op]:
+    layernorm = opcheck.Op(
+        name="layernorm",
+        description=f"y = gamma * (x - mean(x)) / sqrt(var(x) + {EPS:g}) + beta, "
+        "statistics over each row (axis 1)",
+        forward=layernorm_forward,
+        backward=layernorm_backward,
+        inputs=_inputs(),
+        dims={"N": 4, "D": 5},
+    )
+    return [
+        opcheck.Op(
+            name="batchnorm",
+            description=f"y = gamma * (x - mean(x)) / sqrt(var(x) + {EPS:g}) + beta, "
+            "batch statistics over axis 0 (training mode)",
+            forward=batchnorm_forward,
+            backward=batchnorm_backward,
+            inputs=_inputs(),
+            dims={"N": 4, "D": 5},
+        ),
+        layernorm,
+        float32_twin(layernorm),
+    ]

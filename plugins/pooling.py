@@ -1,0 +1,88 @@
+"""Max and average pooling over square windows of (N, C, H, W) inputs.
+
+Window size k and stride s are part of the op (``.k2s2``: 2x2 windows, stride 2;
+``.k3s1``: overlapping 3x3 windows, stride 1, where one input can feed several outputs and
+its gradients add up). The spatial size is a fixed 4x4 because the output size depends on
+it. Ties in max pooling: the whole gradient of a window goes to its *first* maximal element
+in row-major order (``np.argmax``), the others get 0, as in most libraries. Sampled floats
+essentially never tie, so the audit checks the smooth case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+import opcheck
+
+Array = np.ndarray
+
+HEIGHT = WIDTH = 4
+CONFIGS = {"max_pool2d": ((2, 2), (3, 1)), "avg_pool2d": ((2, 2),)}  # (kernel, stride)
+
+
+def windows(x: Array, k: int, s: int) -> Array:
+    """A read-only view (N, C, OH, OW, k, k) of every pooling window of ``x``."""
+    return sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+
+
+def max_pool(x: Array, k: int, s: int) -> Array:
+    return windows(x, k, s).max(axis=(4, 5))
+
+
+def max_pool_grad(dout: Array, x: Array, k: int, s: int) -> Array:
+    win = windows(x, k, s)
+    n, c, oh, ow = win.shape[:4]
+    first_max = win.reshape(n, c, oh, ow, k * k).argmax(axis=-1)  # first maximum on ties
+    rows = s * np.arange(oh)[:, None] + first_max // k
+    cols = s * np.arange(ow)[None, :] + first_max % k
+    dx = np.zeros_like(x)
+    nn, cc = np.ix_(np.arange(n), np.arange(c))
+    np.add.at(dx, (nn[..., None, None], cc[..., None, None], rows, cols), dout)
+    return dx
+
+
+def avg_pool(x: Array, k: int, s: int) -> Array:
+    return windows(x, k, s).mean(axis=(4, 5))
+
+
+def avg_pool_grad(dout: Array, x: Array, k: int, s: int) -> Array:
+    oh, ow = dout.shape[2:]
+    share = dout / (k * k)
+    dx = np.zeros_like(x)
+    for p in range(k):  # window element (p, q) of every window at once
+        for q in range(k):
+            dx[:, :, p : p + s * oh : s, q : q + s * ow : s] += share
+    return dx
+
+
+_KINDS = {
+    "max_pool2d": (max_pool, max_pool_grad, "y = max over each window"),
+    "avg_pool2d": (avg_pool, avg_pool_grad, "y = mean over each window"),
+}
+
+
+def pool_op(kind: str, k: int, s: int) -> opcheck.Op:
+    pool, grad, formula = _KINDS[kind]
+
+    def forward(x: Array) -> Array:
+        return pool(x, k, s)
+
+    def backward(dout: Array, x: Array) -> dict[str, Array]:
+        return {"x": grad(dout, x, k, s)}
+
+    forward.__name__ = forward.__qualname__ = f"{kind}_k{k}s{s}_forward"
+    backward.__name__ = backward.__qualname__ = f"{kind}_k{k}s{s}_backward"
+    return opcheck.Op(
+        name=f"{kind}.k{k}s{s}",
+        description=f"{formula} of {k}x{k} windows, stride {s}",
+        forward=forward,
+        backward=backward,
+        inputs={"x": opcheck.Tensor(shape=("N", "C", HEIGHT, WIDTH))},
+        dims={"N": 2, "C": 3},
+    )
+
+
+@opcheck.hookimpl
+def opcheck_ops() -> list[opcheck.Op]:
+    return [pool_op(kind, k, s) for kind, configs in CONFIGS.items() for k, s in configs]
