@@ -145,6 +145,10 @@ class Op(BaseModel):
     description: str = ""
     rtol: float | None = None
     atol: float | None = None
+    #: Expected failures and skips, read by the pytest plugin: selector → reason, where a
+    #: selector is "*" (the whole op), a variant label such as "N=1", or a dtype name.
+    xfail: dict[str, str] = {}
+    skip: dict[str, str] = {}
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -8,4 +8,15 @@ they load even when entry-point autoload is off.
 MODULES: tuple[str, ...] = (
     "matmul",
     "sigmoid_affine",
+    "elementwise",
+    "broadcasting",
+    "reductions",
+    "linear",
+    "normalization",
+    "softmax",
+    "losses",
+    "conv",
+    "pooling",
+    "indexing",
+    "dropout",
 )

@@ -37,8 +37,9 @@ def max_pool_grad(dout: Array, x: Array, k: int, s: int) -> Array:
     rows = s * np.arange(oh)[:, None] + first_max // k
     cols = s * np.arange(ow)[None, :] + first_max % k
     dx = np.zeros_like(x)
-    nn, cc = np.ix_(np.arange(n), np.arange(c))
-    np.add.at(dx, (nn[..., None, None], cc[..., None, None], rows, cols), dout)
+    batch = np.arange(n)[:, None, None, None]
+    channel = np.arange(c)[None, :, None, None]
+    np.add.at(dx, (batch, channel, rows, cols), dout)
     return dx
 
 
