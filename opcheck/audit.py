@@ -14,18 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from . import contract, finite_diff as fd
+from . import batching, contract, finite_diff as fd
 from .contract import ContractError
 from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
 from .result import Element, InputResult, OpReport, VariantResult, worst_status
-from .sampling import DEFAULT_VARIANT, rng_for, sample_cotangent, sample_inputs, variants
+from .sampling import rng_for, sample_cotangent, sample_inputs, sample_tensor, variants
 from .spec import Op
 
 MODES = ("full", "fast")
 #: At most this many suspicious elements per input get a second, four-call look.
 MAX_REFINED = 256
 SHOWN_MISMATCHES = 5
+#: Random signed directions per input in fast mode.
+PROJECTIONS = 4
 
 
 def default_rtol(eps: float) -> float:
@@ -271,11 +273,15 @@ class _GradientChecker:
         self.project = fd.make_projector(douts)
         self.noise = fd.make_noise(douts)
         self.bufs = _copies(values)
-        self.views = {k: _readonly(v) for k, v in self.bufs.items()}
+        self.views = {k: batching.readonly(v) for k, v in self.bufs.items()}
         outs = list(f0) if isinstance(f0, tuple) else [f0]
         dmax = sum(float(np.max(np.abs(d), initial=0.0)) for d in douts if d is not None)
         fmax = max(float(np.max(np.abs(o), initial=0.0)) for o in outs if o.dtype.kind == "f")
         self.output_scale = dmax * fmax
+        self.noise_scale = sum(
+            float(np.abs(d).astype(np.float64).ravel() @ np.abs(o).astype(np.float64).ravel())
+            for d, o in zip(douts, outs) if d is not None
+        )
         self.rtol = op.rtol if op.rtol is not None else default_rtol(eps)
         self.atol = op.atol or 0.0
 
@@ -283,6 +289,17 @@ class _GradientChecker:
         return self.op.forward(**self.views)
 
     def check(self, name: str, grad: np.ndarray, mode: str, rng: np.random.Generator) -> InputResult:
+        if mode == "fast":
+            try:
+                quick = self._projections(name, grad, rng)
+            except Exception as exc:
+                raise ContractError(
+                    f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
+                    contract.user_traceback(exc),
+                ) from None
+            if quick is not None:
+                return quick
+            # A projection disagreed: name the elements with the full per-element check.
         tensor = self.op.inputs[name]
         buf = self.bufs[name]
         flat = buf.reshape(-1)
@@ -292,7 +309,7 @@ class _GradientChecker:
         numeric = np.empty(flat.size)
         copy = self._returns_views(buf)
         try:
-            self._numeric(name, flat, plan, copy, numeric)
+            method = self._numeric(name, flat, plan, copy, numeric)
             outcome, estimate, notes = self._verdicts(flat, plan, analytic, numeric)
         except ContractError:
             raise
@@ -303,8 +320,60 @@ class _GradientChecker:
                 f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}{hint}",
                 contract.user_traceback(exc),
             ) from None
-        return _summarise(name, buf, tensor.dtype, analytic, numeric, estimate, outcome, plan,
-                          self.rtol, self.atol, notes)
+        result = _summarise(name, buf, tensor.dtype, analytic, numeric, estimate, outcome, plan,
+                            self.rtol, self.atol, notes)
+        result.method = method
+        return result
+
+    def _projections(self, name: str, grad: np.ndarray, rng: np.random.Generator) -> InputResult | None:
+        """Fast mode: compare <dout, J d> (finite differences) with <backward(dout), d> for
+        ``PROJECTIONS`` random signed directions d; ``None`` when any of them disagrees."""
+        tensor = self.op.inputs[name]
+        buf = self.bufs[name]
+        flat = buf.reshape(-1)
+        x64 = flat.astype(np.float64)
+        low, high = tensor.bounds
+        scale = np.maximum(1.0, np.abs(x64))
+        t = float(fd.base_step(np.zeros(1), self.eps)[0])
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(PROJECTIONS, flat.size))
+        signs *= (x64 - t * scale >= low) & (x64 + t * scale <= high)  # stay inside the domain
+        plus = (x64 + t * scale * signs).astype(buf.dtype)
+        minus = (x64 - t * scale * signs).astype(buf.dtype)
+        offsets = (plus.astype(np.float64) - x64) + (x64 - minus.astype(np.float64))
+        analytic = offsets @ grad.astype(np.float64).ravel()
+        numeric = np.empty(PROJECTIONS)
+        rows = 2 * PROJECTIONS
+        if batching.batchable(self.op.forward, self.bufs, name, rows,
+                              lambda r: sample_tensor(tensor, buf.shape, r)):
+            stack = np.empty((rows, flat.size), dtype=buf.dtype)
+            stack[0::2], stack[1::2] = plus, minus
+            args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
+            numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, PROJECTIONS)
+            method = "projections, batched"
+        else:
+            copy = self._returns_views(buf)
+            for k in range(PROJECTIONS):
+                flat[:] = plus[k]
+                fp = self.call()
+                fp = fd._copy(fp) if copy else fp
+                flat[:] = minus[k]
+                numeric[k] = self.project(fp, self.call())
+            flat[:] = x64.astype(buf.dtype)
+            method = "projections"
+        noise = fd.NOISE_FACTOR * self.eps * self.noise_scale
+        allowed = (self.rtol * np.maximum(np.abs(analytic), np.abs(numeric))
+                   + self.atol * np.abs(offsets).sum(axis=1) + noise)
+        diff = np.abs(analytic - numeric)
+        if np.any(diff > allowed):
+            return None
+        rel = diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
+        return InputResult(
+            name=name, shape=tuple(buf.shape), dtype=tensor.dtype, status="pass",
+            counts={label: 0 for label in fd.OUTCOME_NAMES},
+            max_rel_error=float(rel.max()), max_abs_error=float(diff.max() / (2 * t)),
+            rtol=self.rtol, atol=self.atol, step_min=t, step_max=t,
+            max_error_estimate=noise / (2 * t), method=method,
+        )
 
     def _returns_views(self, buf: np.ndarray) -> bool:
         out = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
@@ -313,9 +382,36 @@ class _GradientChecker:
         return any(isinstance(o, np.ndarray) and np.may_share_memory(o, buf) for o in probe) or not out
 
     def _numeric(self, name: str, flat: np.ndarray, plan: fd.StepPlan, copy: bool,
-                 numeric: np.ndarray) -> None:
-        fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
+                 numeric: np.ndarray) -> str:
+        """Fill ``numeric``; returns "batched" or "loop", the way the forward was called."""
+        call_batched = self._batched_call(name, int(np.count_nonzero(plan.kind == fd.CENTRAL)))
+        if call_batched is not None:
+            call_batched[0](call_batched[1], numeric, plan)
+            method = "batched"
+        else:
+            fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
+            method = "loop"
         fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
+        return method
+
+    def _batched_call(self, name: str, perturbations: int) -> Any:
+        """A batched evaluator for input ``name`` if its forward verifiably batches."""
+        if perturbations < 2:
+            return None
+        buf = self.bufs[name]
+        outs = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
+        rows = 2 * (batching.batch_size(2 * perturbations, buf.size, sum(o.size for o in outs)) // 2)
+        tensor = self.op.inputs[name]
+        if not batching.batchable(self.op.forward, self.bufs, name, rows,
+                                  lambda rng: sample_tensor(tensor, buf.shape, rng)):
+            return None
+        stack = np.repeat(buf.reshape(1, -1), rows, axis=0)
+        args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
+
+        def run(_: Any, numeric: np.ndarray, plan: fd.StepPlan) -> None:
+            fd.batched_central(lambda: self.op.forward(**args), stack, plan, self.douts, numeric)
+
+        return run, None
 
     def _verdicts(self, flat: np.ndarray, plan: fd.StepPlan, analytic: np.ndarray,
                   numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -347,12 +443,6 @@ class _GradientChecker:
             else:
                 outcome[i] = fd.PASS
         return outcome, estimate, notes
-
-
-def _readonly(arr: np.ndarray) -> np.ndarray:
-    view = arr.view()
-    view.flags.writeable = False
-    return view
 
 
 def _summarise(name: str, buf: np.ndarray, dtype: str, analytic: np.ndarray, numeric: np.ndarray,

@@ -1,0 +1,82 @@
+"""Evaluating many perturbations of one input in a single forward call.
+
+Many numpy ops broadcast over a leading batch axis: ``forward(x=X)`` with ``X`` of shape
+``(B, *x.shape)`` returns outputs of shape ``(B, *out.shape)``. That is never assumed: it
+is verified once per op, input, shapes and batch size, on independent random inputs
+(so an op that mixes batch entries, e.g. a mean over every axis, is caught) against
+unbatched calls. Only verified ops are batched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+#: Upper bound on the bytes of one batched call's perturbed inputs and outputs.
+BATCH_BYTES = 4 << 20
+
+_verified: dict[tuple[Any, ...], bool] = {}
+
+
+def batch_size(n_perturbations: int, in_size: int, out_size: int, itemsize: int = 8) -> int:
+    per_row = max(1, (in_size + out_size) * itemsize)
+    return int(max(2, min(n_perturbations, BATCH_BYTES // per_row)))
+
+
+def readonly(arr: np.ndarray) -> np.ndarray:
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+def batchable(
+    forward: Callable[..., Any],
+    values: Mapping[str, np.ndarray],
+    name: str,
+    rows: int,
+    sample: Callable[[np.random.Generator], np.ndarray],
+) -> bool:
+    """Does ``forward`` map a stack of ``rows`` values of input ``name`` to a stack of
+    outputs, each equal to the unbatched call? Cached per (forward, name, shapes, rows)."""
+    key = (forward, name, tuple((k, v.shape, v.dtype.str) for k, v in values.items()), rows)
+    if key not in _verified:
+        _verified[key] = _verify(forward, values, name, rows, sample)
+    return _verified[key]
+
+
+def _verify(forward: Callable[..., Any], values: Mapping[str, np.ndarray], name: str,
+            rows: int, sample: Callable[[np.random.Generator], np.ndarray]) -> bool:
+    rng = np.random.default_rng(20240917)
+    stack = np.stack([sample(rng) for _ in range(rows)])
+    args = {k: readonly(v) for k, v in values.items()}
+    try:
+        batched = forward(**{**args, name: readonly(stack)})
+        checks = sorted({0, rows // 2, rows - 1})
+        for r in checks:
+            single = forward(**{**args, name: readonly(stack[r])})
+            if not _same_slice(batched, single, r, rows):
+                return False
+    except Exception:  # an op that rejects a batch is simply not batched
+        return False
+    return True
+
+
+def _same_slice(batched: Any, single: Any, row: int, rows: int) -> bool:
+    if isinstance(single, tuple) != isinstance(batched, tuple):
+        return False
+    pairs = zip(batched, single) if isinstance(single, tuple) else [(batched, single)]
+    if isinstance(single, tuple) and len(batched) != len(single):
+        return False
+    for b, s in pairs:
+        b, s = np.asarray(b), np.asarray(s)
+        if b.shape != (rows, *s.shape) or b.dtype != s.dtype:
+            return False
+        if s.dtype.kind == "f":
+            scale = float(np.max(np.abs(s), initial=1.0))
+            if not np.allclose(b[row], s, rtol=0.0, atol=1e3 * np.finfo(s.dtype).eps * scale):
+                return False
+        elif not np.array_equal(b[row], s):
+            return False
+    return True
