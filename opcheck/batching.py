@@ -17,7 +17,16 @@ import numpy as np
 #: Upper bound on the bytes of one batched call's perturbed inputs and outputs.
 BATCH_BYTES = 4 << 20
 
+#: Batch only ops whose inputs and outputs are this small (elements): there a call's
+#: fixed Python cost dominates, while for big arrays a stacked call is no cheaper (numpy
+#: loops over the stack) and the choice would only add memory traffic.
+BATCH_MAX_ELEMENTS = 4096
+
 _verified: dict[tuple[Any, ...], bool] = {}
+
+
+def worth_batching(in_size: int, out_size: int) -> bool:
+    return in_size + out_size <= BATCH_MAX_ELEMENTS
 
 
 def batch_size(n_perturbations: int, in_size: int, out_size: int, itemsize: int = 8) -> int:

@@ -82,7 +82,15 @@ def make_projector(douts: Sequence[np.ndarray | None]) -> Project:
     pairs = [(k, np.ravel(d).astype(np.float64)) for k, d in enumerate(douts) if d is not None]
     if len(douts) == 1:
         d0 = pairs[0][1]
-        return lambda a, b: float(np.dot(d0, np.subtract(a, b, dtype=np.float64).ravel()))
+        scratch = np.empty(d0.size)
+
+        def project_one(a: Any, b: Any) -> float:
+            if type(a) is np.ndarray and a.size == scratch.size:
+                np.subtract(a, b, out=scratch.reshape(a.shape), dtype=np.float64)
+                return float(d0 @ scratch)
+            return float(np.dot(d0, np.subtract(a, b, dtype=np.float64).ravel()))
+
+        return project_one
 
     def project(a: Any, b: Any) -> float:
         return float(

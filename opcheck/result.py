@@ -56,6 +56,7 @@ class InputResult:
     max_error_estimate: float = 0.0
     method: str = "loop"
     notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # time spent on this input's finite differences
 
     @property
     def size(self) -> int:

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -150,6 +151,11 @@ class Op(BaseModel):
     xfail: dict[str, str] = {}
     skip: dict[str, str] = {}
 
+    _takes_out: bool = PrivateAttr(default=False)
+
+    def model_post_init(self, context: Any) -> None:
+        self._takes_out = _accepts(self.backward, "out")  # once, not per audit call
+
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
@@ -223,7 +229,7 @@ class Op(BaseModel):
         return tuple(n for n, t in self.inputs.items() if t.is_differentiable)
 
     def backward_takes_out(self) -> bool:
-        return _accepts(self.backward, "out")
+        return self._takes_out
 
 
 def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:
