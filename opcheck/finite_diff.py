@@ -148,8 +148,7 @@ def loop_one_sided(
         flat[i] = plan.values[1][i]
         f2 = call()
         flat[i] = plan.original[i]
-        w1, w2 = s2 / (s1 * (s2 - s1)), -s1 / (s2 * (s2 - s1))
-        out[i] = w1 * project(f1, f0) + w2 * project(f2, f0)
+        out[i] = _one_sided(project, f0, f1, f2, s1, s2)
 
 
 def project_rows(outputs: Any, douts: Sequence[np.ndarray | None], pairs: int) -> np.ndarray:
@@ -193,65 +192,77 @@ def batched_central(
         stack[2 * k + 1, chunk] = orig[chunk]
 
 
+#: Step ladder of the second look: h, h/2, h/4, h/8.
+LADDER = 4
+
+
 @dataclass
 class Refinement:
-    """A second look at one element: two step sizes, one-sided slopes, an error estimate."""
+    """A second look at one element: a ladder of steps, one-sided slopes, an error estimate."""
 
-    estimate: float  # Richardson-extrapolated derivative
+    estimate: float  # the finest step's estimate, Richardson-corrected where it applies
     error: float  # estimated absolute error of ``estimate``
-    coarse: float  # central (or one-sided) difference at step h
-    fine: float  # the same at h / 2
-    left: float | None  # one-sided slopes at h / 2 (central elements only)
+    estimates: list[float]  # one per step of the ladder, coarsest first
+    left: float | None  # one-sided slopes at the finest central step
     right: float | None
-    kink: bool
+    kink: bool  # one-sided slopes differ by a jump that does not shrink with the step
+    smooth: bool  # successive estimates converge as a smooth function's do
 
 
 def refine(
     call: Call, flat: np.ndarray, i: int, plan: StepPlan, eps: float,
-    project: Project, noise: Project, f0: Any,
+    project: Project, noise: Project, f0: Any, low: float, high: float,
 ) -> Refinement:
-    """Evaluate steps h and h/2 around element i and decide what the difference can resolve."""
+    """Evaluate steps h, h/2, h/4, h/8 around element i; say what the differences resolve.
+
+    Each step is central where it fits inside [low, high] (so shrinking the step can turn
+    a one-sided difference near a bound into a central one) and one-sided otherwise."""
     dtype = flat.dtype
     x = float(plan.original[i])
-    h, kind = float(plan.h[i]), int(plan.kind[i])
 
     def at(offset: float) -> tuple[Any, float]:
-        value = dtype.type(x + offset)
-        flat[i] = value
+        flat[i] = dtype.type(x + offset)
         f = _copy(call())
+        realised = float(flat[i]) - x
         flat[i] = plan.original[i]
-        return f, float(value) - x
+        return f, realised
 
-    if kind == CENTRAL:
-        (fp1, sp1), (fm1, sm1) = at(h), at(-h)
-        (fp2, sp2), (fm2, sm2) = at(h / 2), at(-h / 2)
-        coarse = project(fp1, fm1) / (sp1 - sm1)
-        fine = project(fp2, fm2) / (sp2 - sm2)
-        right, left = project(fp2, f0) / sp2, project(f0, fm2) / -sm2
-        right1, left1 = project(fp1, f0) / sp1, project(f0, fm1) / -sm1
-        rounding = eps * noise(fp2, fm2) / (sp2 - sm2)
-        jump1, jump2 = right1 - left1, right - left
-        slope = max(abs(left), abs(right))
-        # A kink's jump stays put when the step halves; smooth curvature's jump halves.
-        kink = (
-            abs(jump2) > 0.75 * abs(jump1)
-            and abs(jump2) > 50 * rounding + 1e-3 * slope
-        )
-    else:
-        f1, s1 = at(kind * h)
-        f2, s2 = at(2 * kind * h)
-        f3, s3 = at(kind * h / 2)
-        coarse = _one_sided(project, f0, f1, f2, s1, s2)
-        fine = _one_sided(project, f0, f3, f1, s3, s1)
-        rounding = eps * noise(f3, f0) / abs(s3)
-        left = right = None
-        kink = False
-    estimate = fine + (fine - coarse) / 3.0
-    error = abs(coarse - fine) + NOISE_FACTOR * rounding
-    return Refinement(estimate, error, coarse, fine, left, right, kink)
+    estimates: list[float] = []
+    jumps: list[float] = []
+    rounding = 0.0
+    left = right = None
+    step = float(plan.h[i])
+    for _ in range(LADDER):
+        if x - step >= min(low, x) and x + step <= max(high, x):
+            (fp, sp), (fm, sm) = at(step), at(-step)
+            estimates.append(project(fp, fm) / (sp - sm))
+            right, left = project(fp, f0) / sp, project(f0, fm) / -sm
+            jumps.append(right - left)
+            rounding = eps * noise(fp, fm) / (sp - sm)
+        else:
+            side = 1.0 if x + 2 * step <= max(high, x) else -1.0
+            (f1, s1), (f2, s2) = at(side * step), at(2 * side * step)
+            estimates.append(_one_sided(project, f0, f1, f2, s1, s2))
+            rounding = eps * 3 * noise(f1, f0) / abs(s1)
+            jumps.append(float("nan"))
+        step /= 2
+    c1, c2, c3 = estimates[-3:]
+    slope = max(abs(left or 0.0), abs(right or 0.0), abs(c3))
+    significant = 50 * rounding + 1e-3 * slope
+    # A kink's jump between one-sided slopes stays put as the step halves; a smooth
+    # function's shrinks with the step.
+    j1, j2 = jumps[-2:]
+    kink = bool(abs(j2) > 0.75 * abs(j1) and abs(j2) > significant)
+    # Smooth differences converge: each change is well below the previous one.
+    smooth = abs(c3 - c2) <= 0.6 * abs(c2 - c1) + NOISE_FACTOR * rounding + 1e-12 * slope
+    same_scheme = not (np.isnan(jumps[-1]) or np.isnan(jumps[-2]))
+    estimate = c3 + (c3 - c2) / 3.0 if same_scheme else c3
+    error = abs(c3 - c2) + NOISE_FACTOR * rounding
+    return Refinement(estimate, error, estimates, left, right, kink, smooth)
 
 
 def _one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:
+    """Second-order derivative from f at offsets 0, s1, s2 (weights from the exact offsets)."""
     w1, w2 = s2 / (s1 * (s2 - s1)), -s1 / (s2 * (s2 - s1))
     return w1 * project(f1, f0) + w2 * project(f2, f0)
 
