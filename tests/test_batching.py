@@ -1,0 +1,42 @@
+"""Batched evaluation is used only where verified, never assumed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opcheck import batching
+
+
+def _sampler(shape):
+    return lambda rng: rng.standard_normal(shape)
+
+
+def test_an_op_that_broadcasts_over_a_leading_axis_is_batchable() -> None:
+    values = {"x": np.ones((3, 4)), "w": np.ones((4, 5))}
+    assert batching.batchable(lambda x, w: x @ w, values, "x", 6, _sampler((3, 4)))
+
+
+def test_an_op_mixing_batch_entries_is_not_batchable() -> None:
+    # The output shape is right, but the mean runs over the whole stack.
+    values = {"x": np.ones((3, 4))}
+    assert not batching.batchable(lambda x: x - x.mean(), values, "x", 6, _sampler((3, 4)))
+
+
+def test_a_scalar_input_that_would_broadcast_on_the_wrong_axis_is_not_batchable() -> None:
+    values = {"x": np.ones((2, 6)), "b": np.asarray(0.5)}
+    assert not batching.batchable(lambda x, b: x + b, values, "b", 6, _sampler(()))
+
+
+def test_an_op_that_raises_on_a_batch_is_not_batchable() -> None:
+    def forward(x):
+        n, d = x.shape
+        return x * 2
+
+    values = {"x": np.ones((3, 4))}
+    assert not batching.batchable(forward, values, "x", 4, _sampler((3, 4)))
+
+
+def test_batch_size_respects_the_memory_budget() -> None:
+    rows = batching.batch_size(10_000, in_size=100_000, out_size=100_000)
+    assert rows * 200_000 * 8 <= batching.BATCH_BYTES or rows == 2
+    assert batching.batch_size(24, 12, 15) == 24
