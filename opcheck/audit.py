@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -207,12 +208,14 @@ def _check_deterministic(first: list[np.ndarray], second: list[np.ndarray]) -> N
     for k, (a, b) in enumerate(zip(first, second)):
         if a.shape != b.shape or a.dtype != b.dtype:
             raise ContractError("forward is nondeterministic: two calls on equal inputs returned different shapes or dtypes")
+        if contract.identical(a, b):
+            continue
         if a.dtype.kind == "f":
             scale = float(np.max(np.abs(a), initial=1.0))
             tol = 1e3 * np.finfo(a.dtype).eps * scale
             differs = not np.allclose(a, b, rtol=0.0, atol=tol, equal_nan=True)
         else:
-            differs = not np.array_equal(a, b)
+            differs = True
         if differs:
             idx = tuple(int(i) for i in np.argwhere(a != b)[0]) if a.ndim else ()
             raise ContractError(
@@ -342,9 +345,10 @@ class _GradientChecker:
         x64 = flat.astype(np.float64)
         low, high = tensor.bounds
         scale = np.maximum(1.0, np.abs(x64))
-        t = float(fd.base_step(np.zeros(1), self.eps)[0])
-        signs = rng.choice(np.array([-1.0, 1.0]), size=(PROJECTIONS, flat.size))
-        signs *= (x64 - t * scale >= low) & (x64 + t * scale <= high)  # stay inside the domain
+        t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))  # base_step at |x| <= 1
+        signs = rng.integers(0, 2, size=(PROJECTIONS, flat.size)) * 2.0 - 1.0
+        if x64.min() - t * scale.max() < low or x64.max() + t * scale.max() > high:
+            signs *= (x64 - t * scale >= low) & (x64 + t * scale <= high)  # stay inside
         plus = (x64 + t * scale * signs).astype(buf.dtype)
         minus = (x64 - t * scale * signs).astype(buf.dtype)
         offsets = (plus.astype(np.float64) - x64) + (x64 - minus.astype(np.float64))

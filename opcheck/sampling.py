@@ -6,6 +6,7 @@ gives bitwise the same inputs on every machine.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Mapping
 
@@ -18,8 +19,12 @@ DEFAULT_VARIANT = "default"
 
 def rng_for(seed: int, op_name: str, variant: str) -> np.random.Generator:
     """One independent, platform-stable stream per (seed, op, variant)."""
-    key = [seed, zlib.crc32(op_name.encode()), zlib.crc32(variant.encode())]
-    return np.random.default_rng(key)
+    return np.random.Generator(np.random.PCG64(_seed_state(seed, op_name, variant)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _seed_state(seed: int, op_name: str, variant: str) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, zlib.crc32(op_name.encode()), zlib.crc32(variant.encode())])
 
 
 def variants(op: Op) -> dict[str, dict[str, int]]:
