@@ -184,8 +184,8 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
     grads = _backward(op, values, dout_arg, out_arg, result)
     _check_linear(op, values, dout_arg, out_arg, grads, result)
 
-    eps = max([np.finfo(o.dtype).eps for o in outs if o.dtype.kind == "f"]
-              + [np.finfo(values[n].dtype).eps for n in grads])
+    eps = float(max([np.finfo(o.dtype).eps for o in outs if o.dtype.kind == "f"]
+              + [np.finfo(values[n].dtype).eps for n in grads]))
     checker = _GradientChecker(op, values, douts, out_arg, eps)
     for name in op.inputs:
         if name in grads:
@@ -289,8 +289,8 @@ class _GradientChecker:
             float(np.abs(d).astype(np.float64).ravel() @ np.abs(o).astype(np.float64).ravel())
             for d, o in zip(douts, outs) if d is not None
         )
-        self.rtol = op.rtol if op.rtol is not None else default_rtol(eps)
-        self.atol = op.atol or 0.0
+        self.rtol = float(op.rtol if op.rtol is not None else default_rtol(eps))
+        self.atol = float(op.atol or 0.0)
 
         # A partial calls straight into the op: the hot loop pays no Python frame of ours.
         self.call = functools.partial(op.forward, **self.views)
