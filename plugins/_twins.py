@@ -22,6 +22,4 @@ def float32_twin(op: opcheck.Op) -> opcheck.Op:
         else tensor
         for name, tensor in op.inputs.items()
     }
-    return opcheck.Op(
-        **{**dict(op), "name": op.name + FLOAT32_SUFFIX, "inputs": inputs}
-    )
+    return opcheck.Op(**{**dict(op), "name": op.name + FLOAT32_SUFFIX, "inputs": inputs})

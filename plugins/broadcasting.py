@@ -19,7 +19,9 @@ def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     extra = grad.ndim - len(shape)
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
+    stretched = tuple(
+        axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1
+    )
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad

@@ -87,7 +87,9 @@ def im2col_indices(
     return c, p + stride * i, q + stride * j
 
 
-def _columns(x: Array, w: Array, stride: int, pad: int) -> tuple[Array, tuple[Array, ...], int, int]:
+def _columns(
+    x: Array, w: Array, stride: int, pad: int
+) -> tuple[Array, tuple[Array, ...], int, int]:
     _, c, h, wd = x.shape
     kh, kw = w.shape[2:]
     oh, ow = output_size(h, kh, stride, pad), output_size(wd, kw, stride, pad)
@@ -114,7 +116,10 @@ def conv2d_im2col_grads(
     return _unpad(dxp, pad), dw, dout.sum(axis=(0, 2, 3))
 
 
-IMPLEMENTATIONS = {"naive": (conv2d_naive, conv2d_naive_grads), "im2col": (conv2d_im2col, conv2d_im2col_grads)}
+IMPLEMENTATIONS = {
+    "naive": (conv2d_naive, conv2d_naive_grads),
+    "im2col": (conv2d_im2col, conv2d_im2col_grads),
+}
 
 
 def conv2d_op(implementation: str, stride: int, pad: int) -> opcheck.Op:
@@ -128,12 +133,13 @@ def conv2d_op(implementation: str, stride: int, pad: int) -> opcheck.Op:
         return {"x": dx, "w": dw, "b": db}
 
     tag = f"conv2d_{implementation}_s{stride}p{pad}"
+    at = "" if stride == 1 else str(stride)
     forward.__name__ = forward.__qualname__ = f"{tag}_forward"
     backward.__name__ = backward.__qualname__ = f"{tag}_backward"
     return opcheck.Op(
         name=f"conv2d_{implementation}.s{stride}p{pad}",
-        description=f"out[n,f,i,j] = b[f] + sum_(c,p,q) xpad[n,c,{stride}i+p,{stride}j+q] "
-        f"w[f,c,p,q], stride {stride}, zero padding {pad} ({implementation})",
+        description=f"out[n,f,i,j] = b[f] + sum_(c,p,q) xpad[n,c,{at}i+p,{at}j+q] w[f,c,p,q], "
+        f"stride {stride}, zero padding {pad} ({implementation})",
         forward=forward,
         backward=backward,
         inputs={

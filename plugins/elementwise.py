@@ -13,7 +13,7 @@ float32.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -151,9 +151,7 @@ def pow_backward(dout: Array, x: Array, y: Array, out: Array) -> dict[str, Array
 def opcheck_ops() -> list[opcheck.Op]:
     ops = [
         unary_op("relu", "y = max(x, 0)", relu, relu_grad),
-        unary_op(
-            "leaky_relu", f"y = x if x > 0 else {LEAKY_SLOPE} x", leaky_relu, leaky_relu_grad
-        ),
+        unary_op("leaky_relu", f"y = x if x > 0 else {LEAKY_SLOPE} x", leaky_relu, leaky_relu_grad),
         unary_op("elu", "y = x if x > 0 else exp(x) - 1", elu, elu_grad),
         unary_op(
             "gelu",

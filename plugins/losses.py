@@ -29,9 +29,7 @@ def softmax_cross_entropy_forward(logits: Array, labels: Array) -> Array:
     return -picked.mean()
 
 
-def softmax_cross_entropy_backward(
-    dout: Array, logits: Array, labels: Array
-) -> dict[str, Array]:
+def softmax_cross_entropy_backward(dout: Array, logits: Array, labels: Array) -> dict[str, Array]:
     n, c = logits.shape
     grad = softmax(logits, axis=1) - one_hot(labels, c, logits.dtype)
     return {"logits": dout * grad / n}

@@ -7,7 +7,7 @@ spreads ``dout`` back along the reduced axis.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -7,7 +7,7 @@ y * (g - sum(g * y)), log_softmax's is g - softmax(x) * sum(g), with softmax = e
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
