@@ -122,8 +122,23 @@ def make_plugin_manager(
             ) from exc
         register(spec, "-p", module)
 
-    pm.check_pending()
+    _check_hooks(pm, loaded, errors)
     return pm, loaded, errors
+
+
+def _check_hooks(pm: pluggy.PluginManager, loaded: list[PluginInfo], errors: list[PluginError]) -> None:
+    """pluggy's check_pending, but a plugin with an unknown hook (a typo such as
+    ``opcheck_opz``) is reported and dropped instead of stopping every other plugin."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            pm.unregister(exc.plugin)
+            loaded[:] = [info for info in loaded if info.name != name]
+            known = ", ".join(sorted(h for h in dir(hookspecs) if h.startswith("opcheck_")))
+            errors.append(PluginError(name, f"{exc}; the hooks opcheck knows are: {known}"))
 
 
 def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None) -> Registry:

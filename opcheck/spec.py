@@ -48,7 +48,10 @@ class Tensor(BaseModel):
             raise ValueError(
                 f"shape={value!r} is a single value; give a tuple such as ({value!r},)"
             )
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
+            for axis, size in enumerate(value):
+                if isinstance(size, bool):  # before pydantic turns True into 1
+                    raise ValueError(f"shape[{axis}]={size!r} is a bool; use an int size or a name")
             return tuple(value)
         return value
 
