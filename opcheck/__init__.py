@@ -2,30 +2,66 @@
 
 Plugins declare ops (forward, backward, input schemas); opcheck audits every op with one
 uniform finite-difference check. The public API is exactly ``__all__``.
+
+Names are imported on first use, so that merely loading opcheck's pytest plugin (which
+every pytest run on a machine with opcheck installed does) costs no numpy or pydantic.
 """
 
 from __future__ import annotations
 
-from .audit import audit
-from .errors import InputError, OpcheckError, PluginError, UsageError
-from .hookspecs import hookimpl
-from .plugin_manager import Registry, discover
-from .result import OpReport
-from .spec import Op, Tensor
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "InputError",
-    "Op",
-    "OpReport",
-    "OpcheckError",
-    "PluginError",
-    "Registry",
-    "Tensor",
-    "UsageError",
-    "__version__",
-    "audit",
-    "discover",
-    "hookimpl",
-]
+_HOME = {
+    "audit": ".audit",
+    "InputError": ".errors",
+    "OpcheckError": ".errors",
+    "PluginError": ".errors",
+    "UsageError": ".errors",
+    "hookimpl": ".hookspecs",
+    "Registry": ".plugin_manager",
+    "discover": ".plugin_manager",
+    "OpReport": ".result",
+    "Op": ".spec",
+    "Tensor": ".spec",
+}
+
+__all__ = sorted([*_HOME, "__version__"])
+
+if TYPE_CHECKING:
+    from .audit import audit
+    from .errors import InputError, OpcheckError, PluginError, UsageError
+    from .hookspecs import hookimpl
+    from .plugin_manager import Registry, discover
+    from .result import OpReport
+    from .spec import Op, Tensor
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'opcheck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``opcheck.audit`` the function: importing the submodule ``opcheck.audit``
+    would otherwise rebind the package attribute to the module (the submodule stays
+    importable as ``from opcheck.audit import ...`` through ``sys.modules``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOME and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

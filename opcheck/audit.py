@@ -89,7 +89,11 @@ def audit(
     bad = report.failing_variant()
     if bad is not None:
         report.message = f"variant {bad.label}: {bad.message}"
-        if given is None:
+        if plugin is None:  # an Op object from Python: the CLI could not find it by name
+            mode_arg = f", mode={mode!r}" if mode != "full" else ""
+            report.reproduce = (f"opcheck.audit(op, seed={seed}, variant={bad.label!r}{mode_arg})"
+                                f"  # op: your Op {op.name!r}")
+        elif given is None:
             report.reproduce = reproduce_command(op.name, seed, bad.label, mode, plugin)
     report.warnings = [f"{v.label}: {w}" for v in results for w in v.warnings]
     return report

@@ -163,11 +163,6 @@ def test_the_module_imports_only_pytest_and_the_standard_library() -> None:
                    "types", "typing", "warnings", "pytest"}, top
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="opcheck/__init__.py imports numpy and pydantic eagerly, so loading the pytest11 "
-    "entry point (opcheck.pytest_plugin) costs every test suite those imports",
-)
 def test_a_suite_that_never_uses_opcheck_does_not_import_numpy(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
