@@ -35,7 +35,7 @@ def worth_batching(in_size: int, out_size: int) -> bool:
 
 def batch_size(n_perturbations: int, in_size: int, out_size: int, itemsize: int = 8) -> int:
     per_row = max(1, (in_size + out_size) * itemsize)
-    return int(max(2, min(n_perturbations, BATCH_BYTES // per_row, 100000)))
+    return int(max(2, min(n_perturbations, BATCH_BYTES // per_row, BATCH_ROWS)))
 
 
 def readonly(arr: np.ndarray) -> np.ndarray:
