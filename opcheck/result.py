@@ -105,7 +105,8 @@ class OpReport:
         return self.status == "pass"
 
     def failing_variant(self) -> VariantResult | None:
-        return next((v for v in self.variants if v.status != "pass"), None)
+        """The first variant behind the op's status (an error before any failure)."""
+        return next((v for v in self.variants if v.status == self.status != "pass"), None)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
