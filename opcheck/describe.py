@@ -6,6 +6,7 @@ import inspect
 from typing import Any
 
 from .plugin_manager import PluginInfo
+from .sampling import variants
 from .spec import Op
 
 
@@ -27,6 +28,7 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
         lines.append(f"description: {op.description}")
     dims = op.default_dims()
     lines.append("dims:        " + (", ".join(f"{k}={v}" for k, v in dims.items()) or "none"))
+    lines.append("variants:    " + ", ".join(variants(op)))
     lines.append("inputs:")
     for name, t in op.inputs.items():
         shape = "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
