@@ -233,10 +233,13 @@ def _summarise(name: str, buf: np.ndarray, dtype: str, analytic: np.ndarray, num
                estimate: np.ndarray, outcome: np.ndarray, plan: fd.StepPlan, rtol: float,
                atol: float, notes: list[str]) -> InputResult:
     shape = buf.shape
-    counts = {label: int(np.count_nonzero(outcome == code)) for code, label in enumerate(fd.OUTCOME_NAMES)}
+    tally = np.bincount(outcome, minlength=len(fd.OUTCOME_NAMES))
+    counts = {label: int(n) for label, n in zip(fd.OUTCOME_NAMES, tally)}
     diff = np.abs(analytic - numeric)
     rel = diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
-    compared = (outcome == fd.PASS) | (outcome == fd.FAIL)  # kinks and unresolved excluded
+    all_pass = counts["pass"] == outcome.size
+    # Kinks and unresolved elements have no single numerical derivative to compare.
+    compared = np.ones(outcome.size, bool) if all_pass else (outcome == fd.PASS) | (outcome == fd.FAIL)
 
     def element(i: int) -> Element:
         return Element(
@@ -246,29 +249,35 @@ def _summarise(name: str, buf: np.ndarray, dtype: str, analytic: np.ndarray, num
             outcome=fd.OUTCOME_NAMES[outcome[i]],
         )
 
-    failing = np.flatnonzero(outcome == fd.FAIL)
-    failing = failing[np.argsort(-diff[failing], kind="stable")]
-    if failing.size:
-        worst = int(failing[0])
-    elif compared.any():
-        worst = int(np.flatnonzero(compared)[np.argmax(rel[compared])])
+    if all_pass:
+        failing = unresolved = np.empty(0, dtype=np.intp)
+        worst = int(np.argmax(rel)) if rel.size else None
     else:
-        worst = None
-    unresolved = np.flatnonzero((outcome == fd.NONDIFF) | (outcome == fd.UNRELIABLE))[:3]
+        failing = np.flatnonzero(outcome == fd.FAIL)
+        failing = failing[np.argsort(-diff[failing], kind="stable")]
+        if failing.size:
+            worst = int(failing[0])
+        elif compared.any():
+            worst = int(np.flatnonzero(compared)[np.argmax(rel[compared])])
+        else:
+            worst = None
+        unresolved = np.flatnonzero((outcome == fd.NONDIFF) | (outcome == fd.UNRELIABLE))[:3]
     if counts["nondifferentiable"]:
         notes.append(f"{counts['nondifferentiable']} element(s) sit at a kink (one-sided slopes differ); "
                      "not compared")
     if counts["unreliable"]:
         notes.append(f"{counts['unreliable']} element(s): numerical derivative unreliable here "
-                     "(steps h and h/2 disagree by more than the tolerance)")
+                     "(its estimates at steps h, h/2, h/4, h/8 do not converge to the tolerance)")
     if counts["pass"] + counts["fail"] == 0:
         notes.append("no element could be verified: every element is a kink or unresolvable")
     return InputResult(
         name=name, shape=tuple(shape), dtype=dtype,
         status="fail" if failing.size else "pass",
         counts=counts,
-        max_rel_error=float(rel[compared].max()) if compared.any() else None,
-        max_abs_error=float(diff[compared].max()) if compared.any() else None,
+        max_rel_error=float(rel[worst]) if all_pass and rel.size else (
+            float(rel[compared].max()) if compared.any() else None),
+        max_abs_error=float(diff.max()) if all_pass and diff.size else (
+            float(diff[compared].max()) if compared.any() else None),
         worst=element(worst) if worst is not None else None,
         mismatches=[element(int(i)) for i in failing[:SHOWN_MISMATCHES]],
         unresolved=[element(int(i)) for i in unresolved],

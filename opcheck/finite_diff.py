@@ -58,17 +58,20 @@ def plan_steps(
     low, high = min(low, float(x64.min())), max(high, float(x64.max()))
     h = base_step(x64, eps) * scale
     kind = np.full(x64.shape, CENTRAL, dtype=np.int8)
-    for _ in range(60):
-        central = (x64 - h >= low) & (x64 + h <= high)
-        forward = ~central & (x64 + 2 * h <= high)
-        backward = ~central & ~forward & (x64 - 2 * h >= low)
-        stuck = ~(central | forward | backward)
-        kind[forward], kind[backward] = FORWARD, BACKWARD
-        if not stuck.any():
-            break
-        h = np.where(stuck, h / 2, h)
-    first = np.where(kind == CENTRAL, x64 + h, x64 + kind * h)
-    second = np.where(kind == CENTRAL, x64 - h, x64 + 2 * kind * h)
+    if (x64 - h >= low).all() and (x64 + h <= high).all():  # the common case: all central
+        first, second = x64 + h, x64 - h
+    else:
+        for _ in range(60):
+            central = (x64 - h >= low) & (x64 + h <= high)
+            forward = ~central & (x64 + 2 * h <= high)
+            backward = ~central & ~forward & (x64 - 2 * h >= low)
+            stuck = ~(central | forward | backward)
+            kind[forward], kind[backward] = FORWARD, BACKWARD
+            if not stuck.any():
+                break
+            h = np.where(stuck, h / 2, h)
+        first = np.where(kind == CENTRAL, x64 + h, x64 + kind * h)
+        second = np.where(kind == CENTRAL, x64 - h, x64 + 2 * kind * h)
     first_v, second_v = first.astype(dtype), second.astype(dtype)
     nodes = (first_v.astype(np.float64) - x64, second_v.astype(np.float64) - x64)
     return StepPlan(h, kind, (first_v.tolist(), second_v.tolist()), nodes, x.ravel().tolist())
