@@ -1,0 +1,110 @@
+"""The per-input comparison: tolerances, outcomes, fast mode, batching, what the report shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import opcheck
+from opcheck import Op, Tensor
+
+
+def _tanh(name: str = "t.tanh", factor: float = 1.0, dtype: str = "float64", **fields) -> Op:
+    return Op(
+        name=name, forward=lambda x: np.tanh(x),
+        backward=lambda dout, out, x: {"x": (factor * dout * (1 - out * out)).astype(x.dtype)},
+        inputs={"x": Tensor(shape=("N",), dtype=dtype)}, dims={"N": 20}, **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    "dtype, rtol", [("float64", 1.5e-6), ("float32", 1.2e-3), ("float16", 2.5e-2)]
+)
+def test_tolerance_follows_the_dtype_and_is_reported(dtype: str, rtol: float) -> None:
+    report = opcheck.audit(_tanh(dtype=dtype), variant="default")
+    item = report.variants[0].inputs[0]
+    assert report.status == "pass"
+    assert item.rtol == pytest.approx(rtol, rel=0.05)
+    assert isinstance(item.rtol, float)  # plain floats: reports serialise to JSON
+
+
+def test_an_op_can_override_the_tolerance() -> None:
+    # A 1e-4 error fails at the default float64 tolerance and passes at rtol=1e-3.
+    assert opcheck.audit(_tanh(factor=1.0001)).status == "fail"
+    loose = opcheck.audit(_tanh(factor=1.0001, rtol=1e-3))
+    assert loose.status == "pass" and loose.variants[0].inputs[0].rtol == 1e-3
+
+
+def test_fast_mode_falls_back_to_full_mode_to_name_the_elements() -> None:
+    report = opcheck.audit(_tanh(factor=1.01), mode="fast", variant="default")
+    item = report.variants[0].inputs[0]
+    assert report.status == "fail"
+    assert item.counts["fail"] == 20  # element-wise counts: the full check ran
+    assert len(item.mismatches) == 5 and item.worst is not None
+
+
+def test_fast_mode_pass_uses_projections_not_elements() -> None:
+    report = opcheck.audit(_tanh(), mode="fast", variant="default")
+    item = report.variants[0].inputs[0]
+    assert report.status == "pass" and "projections" in item.method
+    assert sum(item.counts.values()) == 0
+
+
+def test_verified_batching_is_used_and_reported() -> None:
+    item = opcheck.audit(_tanh(), variant="default").variants[0].inputs[0]
+    assert item.method == "batched"
+    mixing = Op(name="t.center", forward=lambda x: x - x.mean(),
+                backward=lambda dout, x: {"x": dout - dout.mean()},
+                inputs={"x": Tensor(shape=(6,))})
+    report = opcheck.audit(mixing)
+    assert report.status == "pass" and report.variants[0].inputs[0].method == "loop"
+
+
+def test_every_element_gets_an_error_estimate_and_a_step() -> None:
+    item = opcheck.audit(_tanh(), variant="default").variants[0].inputs[0]
+    assert 0 < item.max_error_estimate < 1e-6
+    assert item.step_min == item.step_max == 2.0**-17  # eps^(1/3) rounded to a power of two
+
+
+def test_one_sided_steps_near_a_bound_are_counted() -> None:
+    op = Op(name="t.sq", forward=lambda x: np.exp(x), backward=lambda dout, out, x: {"x": dout * out},
+            inputs={"x": Tensor(shape=(3,), low=0.0, high=1.0)})
+    report = opcheck.audit(op, inputs={"x": np.array([1e-7, 0.5, 1.0 - 1e-7])})
+    item = report.variants[0].inputs[0]
+    assert item.one_sided == 2 and item.counts["pass"] == 3
+
+
+def test_kinks_are_noted_in_the_text_report() -> None:
+    op = Op(name="t.relu", forward=lambda x: np.maximum(x - 0.5, 0.0),
+            backward=lambda dout, x: {"x": dout * (x > 0.5)},
+            inputs={"x": Tensor(shape=(200,), low=0.5 - 1e-5, high=0.5 + 1e-5)})
+    report = opcheck.audit(op)
+    item = report.variants[0].inputs[0]
+    assert report.status == "pass" and item.counts["nondifferentiable"] > 0
+    assert "kink" in str(report)
+    # Kinks are not compared, so they do not enter the seed's max_rel_error.
+    assert report.max_rel_error is not None and report.max_rel_error < 1e-6
+
+
+def test_a_subgradient_outside_the_one_sided_slopes_fails() -> None:
+    op = Op(name="t.relu_bad", forward=lambda x: np.maximum(x - 0.5, 0.0),
+            backward=lambda dout, x: {"x": dout * np.where(x > 0.5, 1.0, 3.0)},
+            inputs={"x": Tensor(shape=(50,), low=0.5 - 1e-5, high=0.5 + 1e-5)})
+    assert opcheck.audit(op).status == "fail"
+
+
+def test_failure_names_the_variant_seed_and_a_reproducing_command(tmp_path, monkeypatch) -> None:
+    (tmp_path / "gallery_plugin.py").write_text(
+        "import numpy as np, opcheck\n"
+        "@opcheck.hookimpl\n"
+        "def opcheck_ops():\n"
+        "    return [opcheck.Op(name='g.bias', forward=lambda x, b: x + b,\n"
+        "        backward=lambda dout, x, b: {'x': dout, 'b': dout[0]},\n"
+        "        inputs={'x': opcheck.Tensor(shape=('N', 'M')), 'b': opcheck.Tensor(shape=('M',))})]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    report = opcheck.audit("g.bias", plugins=["gallery_plugin"], seed=5)
+    assert report.status == "fail"
+    assert report.reproduce == "opcheck audit g.bias -p gallery_plugin --seed 5 --variant default"
+    only = opcheck.audit("g.bias", plugins=["gallery_plugin"], seed=5, variant="N=1")
+    assert only.status == "pass"  # a batch of one hides the missing sum
