@@ -217,7 +217,12 @@ class GradientChecker:
                 lo, hi = sorted((r.left, r.right))
                 slack = tol + r.error
                 outcome[i] = fd.NONDIFF if lo - slack <= a <= hi + slack else fd.FAIL
-            elif not r.smooth:
+            elif not r.smooth or (
+                r.estimates[-1] == 0.0
+                and abs(a) * plan.h[i] / 4 < fd.NOISE_FACTOR * self.eps * self.noise_scale
+            ):
+                # Not converging, or the finest step (h/8, central: 2 * h/8 wide) cannot move
+                # the output past its own rounding: the difference cannot resolve it.
                 outcome[i] = fd.UNRELIABLE
             elif abs(a - r.estimate) > tol + fd.ERROR_ESTIMATE_FACTOR * r.error:
                 outcome[i] = fd.FAIL

@@ -233,6 +233,7 @@ def refine(
     estimates: list[float] = []
     jumps: list[float] = []
     rounding = 0.0
+    changed: list[bool] = []  # did this step move any output at all?
     left = right = None
     step = float(plan.h[i])
     for _ in range(LADDER):
@@ -242,11 +243,13 @@ def refine(
             right, left = project(fp, f0) / sp, project(f0, fm) / -sm
             jumps.append(right - left)
             rounding = eps * noise(fp, fm) / (sp - sm)
+            changed.append(noise(fp, fm) > 0)
         else:
             side = 1.0 if x + 2 * step <= max(high, x) else -1.0
             (f1, s1), (f2, s2) = at(side * step), at(2 * side * step)
             estimates.append(_one_sided(project, f0, f1, f2, s1, s2))
             rounding = eps * 3 * noise(f1, f0) / abs(s1)
+            changed.append(noise(f1, f0) > 0 or noise(f2, f0) > 0)
             jumps.append(float("nan"))
         step /= 2
     c1, c2, c3 = estimates[-3:]
@@ -257,7 +260,14 @@ def refine(
     j1, j2 = jumps[-2:]
     kink = bool(abs(j2) > 0.75 * abs(j1) and abs(j2) > significant)
     # Smooth differences converge: each change is well below the previous one.
-    smooth = abs(c3 - c2) <= 0.6 * abs(c2 - c1) + NOISE_FACTOR * rounding + 1e-12 * slope
+    allowance = NOISE_FACTOR * rounding + 1e-12 * slope
+    c0 = estimates[-4] if len(estimates) > 3 else c1
+    smooth = (abs(c3 - c2) <= 0.6 * abs(c2 - c1) + allowance
+              and abs(c2 - c1) <= 0.6 * abs(c1 - c0) + allowance)
+    if any(changed) and not changed[-1]:
+        # The finest step no longer moves the output (it drowned in the output's
+        # rounding): its "derivative 0, error 0" says nothing.
+        smooth = False
     same_scheme = not (np.isnan(jumps[-1]) or np.isnan(jumps[-2]))
     estimate = c3 + (c3 - c2) / 3.0 if same_scheme else c3
     error = abs(c3 - c2) + NOISE_FACTOR * rounding
