@@ -1,28 +1,52 @@
-"""The ``opcheck`` command: a thin argparse front end over discover/audit/report.
+"""The ``opcheck`` command: a thin argparse front end over discover/run/report.
 
-Results go to stdout (or ``-o FILE``); warnings and the one-line summary go to stderr.
-Exit status: 0 all passed, 1 something failed or errored, 2 usage error.
+Results go to stdout (or ``-o``); warnings, the progress bar (on a terminal only) and the
+closing summary go to stderr. Exit status: 0 all passed, 1 something failed or errored,
+2 usage error; an interrupted audit exits 128 + the signal's number (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
+import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .audit import MODES, audit
 from .errors import InputError, UsageError
-from .plugin_manager import Registry, discover
-from .report import render_json, render_text, summary_line
+from .formats import FORMATS, parse_formats, render
+from .progress import Progress
+from .report import render_summary_table, summary_line
 from .result import OpReport
+from .results_file import ResultsWriter, check_compatible, read_results
+from .runner import (
+    DEFAULT_TIMEOUT,
+    RunOptions,
+    WorkerError,
+    available_cores,
+    prestart,
+    run_ops,
+)
+from .selection import in_report_order, plugin_error_reports, select
+from .shard import Shard, in_shard, parse_shard
 
-FORMATS = ("text", "json")
+if TYPE_CHECKING:
+    from .plugin_manager import Registry
+
+__all__ = ["build_parser", "main", "plugin_error_reports", "select", "write_atomic"]
+
+RESULTS_NAME = "results.jsonl"
+#: ``opcheck.audit.MODES``, spelled out so that ``--help`` costs no numpy import
+#: (tests/test_cli.py keeps the two in step).
+MODES = ("full", "fast")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     plugin_opts.add_argument(
         "-p", dest="plugins", action="append", default=[], metavar="MODULE",
         help="load an extra plugin module (repeatable); -p no:NAME blocks plugin NAME",
+    )
+    report_opts = argparse.ArgumentParser(add_help=False)
+    report_opts.add_argument(
+        "--format", type=_formats, default=["text"], metavar="FORMAT[,FORMAT...]",
+        help=f"report format(s): {', '.join(FORMATS)} (default text); several need -o DIR",
+    )
+    report_opts.add_argument(
+        "-o", "--output", metavar="PATH",
+        help="write the report to this file instead of stdout; a directory (several formats, "
+             "a trailing /, or an existing directory) gets one report.* file per format",
     )
     parser = argparse.ArgumentParser(
         prog="opcheck", description="Audit the gradients of op plugins with finite differences."
@@ -41,16 +75,77 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", parents=[plugin_opts], help="show one op's declaration")
     show.add_argument("name", metavar="NAME")
     show.add_argument("--json", action="store_true", help="print the JSON schema of its inputs")
-    run = sub.add_parser("audit", parents=[plugin_opts], help="audit ops (all by default)")
+
+    run = sub.add_parser("audit", parents=[plugin_opts, report_opts], help="audit ops (all by default)")
     run.add_argument("names", nargs="*", metavar="NAME", help="op names or globs such as 'mylib.*'")
     run.add_argument("--seed", type=int, default=0, help="seed for inputs and dout (default 0)")
     run.add_argument("--mode", choices=MODES, default="full",
                      help="full: every element; fast: random projections (default full)")
     run.add_argument("--variant", metavar="LABEL",
                      help="audit only this shape variant, e.g. default or N=1")
-    run.add_argument("--format", choices=FORMATS, default="text", help="report format (default text)")
-    run.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    batch = run.add_argument_group("batch audits")
+    batch.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                       help="worker processes (default: the number of cores); 1 audits in this "
+                            "process, without isolation")
+    batch.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help=f"stop an op that runs longer and report it as an error "
+                            f"(default {DEFAULT_TIMEOUT:g}; 0 for none)")
+    batch.add_argument("--max-memory", type=_size, metavar="SIZE",
+                       help="address-space limit per worker, e.g. 2G: an op that needs more "
+                            "gets a MemoryError (default: none)")
+    batch.add_argument("--results", metavar="FILE",
+                       help=f"stream each op's result to FILE (JSON Lines) as it finishes "
+                            f"(default with -o DIR: DIR/{RESULTS_NAME})")
+    batch.add_argument("--resume", metavar="FILE",
+                       help="reuse the results in FILE, audit only the missing ops, and keep "
+                            "streaming to FILE")
+    batch.add_argument("--shard", type=_shard, metavar="K/N",
+                       help="audit the K-th of N deterministic slices of the selected ops")
+
+    merge = sub.add_parser("merge", parents=[report_opts],
+                           help="combine shard reports (JSON or --results files) into one report")
+    merge.add_argument("files", nargs="+", metavar="FILE")
     return parser
+
+
+def _argument_type(parse: Any) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except (UsageError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__.lstrip("_")
+    return convert
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text} is not a positive number of processes")
+    return value
+
+
+def _nonnegative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"{text} is not a number of seconds >= 0")
+    return value
+
+
+def _bytes(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{text!r} is not a size such as 512M or 2G")
+    scale = 1024 ** " kmgt".index(match[2].lower() or " ")
+    return int(float(match[1]) * scale)
+
+
+_formats = _argument_type(parse_formats)
+_positive_int = _argument_type(_positive)
+_seconds = _argument_type(_nonnegative)
+_size = _argument_type(_bytes)
+_shard = _argument_type(parse_shard)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,15 +153,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # -p imports from the current directory, as python -m
     try:
+        if args.command == "merge":
+            return _merge(args)
+        if args.command == "audit" and args.jobs != 1:
+            prestart(args.jobs or available_cores())  # the workers' imports overlap ours
+        from .plugin_manager import discover
+
         registry = discover(args.plugins)
         if args.command == "list":
-            return _list(registry)
+            return _flushed(_list(registry))
         if args.command == "show":
-            return _show(registry, args.name, args.json)
+            return _flushed(_show(registry, args.name, args.json))
         return _audit(registry, args)
-    except (UsageError, InputError) as exc:
+    except (UsageError, InputError, WorkerError) as exc:
         print(f"opcheck: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`opcheck list | head`): stop quietly, as a killed-by-SIGPIPE
+        # program would; point stdout at devnull so the interpreter's final flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def _flushed(code: int) -> int:
+    sys.stdout.flush()  # inside main's try: a reader that went away is a BrokenPipeError here
+    return code
 
 
 def _warn_plugin_errors(registry: Registry) -> None:
@@ -106,53 +219,187 @@ def _lookup(registry: Registry, name: str):
     raise UsageError(f"no op named {name!r}{hint}")
 
 
-def select(registry: Registry, patterns: Sequence[str]) -> list[str]:
-    """Op names matching any pattern (exact names or globs), in registry order."""
-    if not patterns:
-        return sorted(registry)
-    chosen: list[str] = []
-    for pattern in patterns:
-        matches = sorted(n for n in registry if fnmatch.fnmatchcase(n, pattern))
-        if not matches:
-            raise UsageError(
-                f"no op matches {pattern!r}; `opcheck list` shows the {len(registry)} discovered ops"
-            )
-        chosen += [m for m in matches if m not in chosen]
-    return chosen
-
-
-def plugin_error_reports(registry: Registry, patterns: Sequence[str]) -> list[OpReport]:
-    """Broken plugins as error entries: all of them for a full audit, else those whose
-    op name matches a pattern."""
-    reports = []
-    for err in registry.errors:
-        name = err.op or f"plugin:{err.plugin}"
-        if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-            continue
-        reports.append(OpReport(name=name, status="error", plugin=err.plugin, message=str(err)))
-    return reports
+# --- audit ---------------------------------------------------------------------------------
 
 
 def _audit(registry: Registry, args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    names = select(registry, args.names) if args.names or registry else []
-    reports = plugin_error_reports(registry, args.names)
-    if not names and not reports:
+    outputs = _outputs(args.format, args.output)
+    broken = plugin_error_reports(registry, args.names)
+    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
+    for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
+        if not any(str(err) in r.message for r in broken):
+            print(f"opcheck: warning: {err}", file=sys.stderr)
+    if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
-    for name in names:
-        reports.append(audit(registry[name], seed=args.seed, mode=args.mode, variant=args.variant,
-                             plugin=registry.plugin_of[name]))
+    _check_variant(registry, names, args.variant)
+    if args.max_memory and sys.platform == "win32":
+        raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
+    shard: Shard | None = args.shard
+    names = in_shard(names, shard)
+    broken = [r for r in broken if shard is None or shard.holds(r.name)]
+    meta: dict[str, Any] = {
+        "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
+        "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
+    }
+    reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)})
+    for report in broken:
+        if report.name not in reports:
+            reports[report.name] = report
+            if writer:
+                writer.write(report)
+    todo = [n for n in names if n not in reports]
+    jobs = args.jobs or available_cores()
+    options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant,
+                         plugins=tuple(args.plugins), jobs=jobs, isolate=args.jobs != 1,
+                         timeout=args.timeout or None, max_memory=args.max_memory)
+    total = len(names) + len(broken)
+    interrupted = None
+    progress = Progress(total, done=total - len(todo))
+    running = run_ops(todo, options, registry)
+    try:
+        with _interruptible() as stopped:
+            try:
+                for report in running:
+                    reports[report.name] = report
+                    if writer:
+                        writer.write(report)
+                    progress.update(report)
+            except KeyboardInterrupt:
+                interrupted = stopped.get("signal", signal.SIGINT)
+            finally:
+                running.close()  # stops the workers, whatever ended the loop
+    finally:
+        progress.close()
+        if writer:
+            writer.close()
+    ordered = in_report_order(list(reports.values()), args.names)
     elapsed = time.perf_counter() - started
-    if args.format == "json":
-        text = render_json(reports, seed=args.seed, mode=args.mode, duration=elapsed)
-    else:
-        text = render_text(reports)
-    if args.output:
-        write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
+    meta.update(duration=elapsed, not_run=[n for n in names if n not in reports])
+    _write_reports(outputs, ordered, meta)
+    _closing_summary(ordered, elapsed)
+    if interrupted is not None:
+        where = f"; to finish, run the same command with --resume {writer.path}" if writer else \
+            "; pass --results FILE to keep finished ops across an interruption"
+        print(f"opcheck: interrupted by {signal.Signals(interrupted).name} after "
+              f"{total - len(meta['not_run'])} of {total} ops{where}", file=sys.stderr)
+        return 128 + int(interrupted)
+    return 0 if all(r.status == "pass" for r in ordered) else 1
+
+
+def _check_variant(registry: Registry, names: Sequence[str], variant: str | None) -> None:
+    if variant is None:
+        return
+    from .sampling import variants
+
+    for name in names:
+        plan = variants(registry[name])
+        if variant not in plan:
+            raise UsageError(f"op {name!r} has no variant {variant!r}; its variants are {list(plan)}")
+
+
+def _resume(
+    args: argparse.Namespace, meta: dict[str, Any], wanted: set[str]
+) -> tuple[dict[str, OpReport], ResultsWriter | None]:
+    """Results already on disk (``--resume``), and the writer for the results stream."""
+    if args.resume and args.results and os.path.abspath(args.resume) != os.path.abspath(args.results):
+        raise UsageError("--resume FILE keeps streaming to FILE; drop --results, or give both the same file")
+    path = args.resume or args.results
+    if path is None and args.output and _names_directory(args.format, args.output):
+        path = os.path.join(args.output, RESULTS_NAME)
+    previous = None
+    if args.resume and os.path.exists(args.resume):
+        previous = read_results(args.resume)
+        check_compatible(previous.header, meta, args.resume)
+    done = {n: r for n, r in (previous.reports.items() if previous else ()) if n in wanted}
+    if args.resume:
+        print(f"opcheck: resuming from {args.resume}: {len(done)} of {len(wanted)} ops already "
+              "audited", file=sys.stderr)
+    writer = ResultsWriter(path, meta, resume=previous) if path else None
+    return dict(done), writer
+
+
+@contextmanager
+def _interruptible() -> Iterator[dict[str, int]]:
+    """Ctrl-C and SIGTERM both end the run the same way: keep what finished, say so."""
+    stopped: dict[str, int] = {}
+
+    def terminate(signum: int, frame: Any) -> None:
+        stopped["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = None
+    if hasattr(signal, "SIGTERM"):
+        try:
+            previous = signal.signal(signal.SIGTERM, terminate)
+        except ValueError:  # not the main thread
+            previous = None
+    try:
+        yield stopped
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
+    if _is_terminal(sys.stderr):
+        width = shutil.get_terminal_size().columns
+        print(render_summary_table(reports, width), file=sys.stderr)
     print(summary_line(reports, elapsed), file=sys.stderr)
-    return 0 if all(r.status == "pass" for r in reports) else 1
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+# --- merge ---------------------------------------------------------------------------------
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .merge import load, merge
+
+    started = time.perf_counter()
+    outputs = _outputs(args.format, args.output)
+    meta, reports, warnings = merge([load(path) for path in args.files])
+    for warning in warnings:
+        print(f"opcheck: warning: {warning}", file=sys.stderr)
+    _write_reports(outputs, reports, meta)
+    print(summary_line(reports, time.perf_counter() - started), file=sys.stderr)
+    complete = not warnings and not meta["not_run"]
+    return 0 if complete and all(r.status == "pass" for r in reports) else 1
+
+
+# --- report files --------------------------------------------------------------------------
+
+
+def _names_directory(formats: Sequence[str], output: str) -> bool:
+    return len(formats) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output)
+
+
+def _outputs(formats: Sequence[str], output: str | None) -> list[tuple[str, str | None]]:
+    """(format, path) pairs; a path of None is stdout."""
+    if output is None:
+        if len(formats) > 1:
+            raise UsageError(f"--format {','.join(formats)} writes several reports; "
+                             "add -o DIR to say where")
+        return [(formats[0], None)]
+    if _names_directory(formats, output):
+        return [(f, os.path.join(output, FORMATS[f].filename)) for f in formats]
+    return [(formats[0], output)]
+
+
+def _write_reports(outputs: list[tuple[str, str | None]], reports: Sequence[OpReport],
+                   meta: dict[str, Any]) -> None:
+    for fmt, path in outputs:
+        text = render(fmt, reports, meta)
+        if path is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            write_atomic(path, text)
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -163,6 +410,11 @@ def write_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as open() would have made it, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

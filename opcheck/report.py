@@ -1,4 +1,5 @@
-"""Render audit results: the text table and failure details, and JSON.
+"""Render audit results: the text table and failure details, JSON, and the terminal's
+closing summary. (JUnit, Markdown and HTML live in ``opcheck.formats``.)
 
 Pure functions from ``result`` objects to strings; the CLI and the pytest plugin decide
 where the strings go.
@@ -7,12 +8,14 @@ where the strings go.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from .result import InputResult, OpReport, VariantResult
+from .serialize import jsonable, report_to_dict
 
+#: The version of the JSON report's layout (docs/batch.md); bumped when a key changes
+#: meaning or goes away, not when one is added.
 JSON_SCHEMA_VERSION = 1
 
 
@@ -91,8 +94,9 @@ def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:
     return (best[1], best[2]) if best else None
 
 
-def render_text(reports: Sequence[OpReport]) -> str:
-    """A table (op, status, max rel error, worst input and element), then failure details."""
+def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str:
+    """A table (op, status, max rel error, worst input and element), then failure details;
+    ``not_run`` names the ops an interrupted run did not reach."""
     rows = [("op", "status", "max rel err", "variants", "worst input", "element (analytic vs numeric)")]
     for r in reports:
         found = worst_input(r)
@@ -111,6 +115,8 @@ def render_text(reports: Sequence[OpReport]) -> str:
     details = [format_op(r) for r in reports if r.status != "pass"]
     if details:
         lines += ["", *("\n" + d for d in details)]
+    if not_run:
+        lines += ["", f"Interrupted: {len(not_run)} ops not run: {', '.join(not_run)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -126,23 +132,24 @@ def _outcome_summary(report: OpReport) -> str:
 
 
 def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
-    doc = {
+    """The versioned JSON report: ``schema_version``, the run's ``meta`` (seed, mode, ...),
+    ``summary`` counts, and ``ops``, each op with its variants and inputs nested inside.
+
+    The header is indented; each op is one compact line (json's fast C encoder: a report
+    of hundreds of ops renders in a fraction of the time, and diffs op by op)."""
+    not_run = list(meta.pop("not_run", None) or [])
+    head = {
         "schema_version": JSON_SCHEMA_VERSION,
         **meta,
+        "complete": not not_run,
+        "not_run": not_run,
         "summary": summary_counts(reports),
-        "ops": [_jsonable(r.to_dict()) for r in reports],
     }
-    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+    text = json.dumps(jsonable(head), indent=2, allow_nan=False)
+    ops = ",\n".join("    " + json.dumps(report_to_dict(r), allow_nan=False, separators=(",", ":"))
+                     for r in reports)
+    return f'{text[:-2]},\n  "ops": [\n{ops}\n  ]\n}}\n' if reports else \
+        f'{text[:-2]},\n  "ops": []\n}}\n'
 
 
 def summary_counts(reports: Sequence[OpReport]) -> dict[str, int]:
@@ -159,3 +166,28 @@ def summary_line(reports: Sequence[OpReport], seconds: float) -> str:
     if counts["error"] == 1:
         parts = [p.replace("1 errors", "1 error") for p in parts]
     return f"{', '.join(parts) or 'no ops audited'} in {seconds:.2f}s"
+
+
+def render_summary_table(reports: Sequence[OpReport], width: int = 100) -> str:
+    """The terminal's closing table: every op that did not pass, with its reason, then the
+    count per status (pytest's "short test summary info")."""
+    bad = [r for r in reports if r.status != "pass"]
+    lines = []
+    if bad:
+        name_width = min(max(len(r.name) for r in bad), max(12, width // 3))
+        lines.append(f"{'status':<6}  {'op':<{name_width}}  reason")
+        for r in bad:
+            reason = (r.message or "").strip().splitlines()
+            room = max(10, width - name_width - 10)
+            text = reason[0] if reason else ""
+            if len(text) > room:
+                text = text[: room - 1] + "…"
+            lines.append(f"{r.status.upper():<6}  {_clip(r.name, name_width):<{name_width}}  {text}")
+        lines.append("")
+    counts = summary_counts(reports)
+    lines.append("  ".join(f"{s}: {counts[s]}" for s in ("pass", "fail", "error")))
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

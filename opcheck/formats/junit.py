@@ -1,0 +1,127 @@
+"""JUnit XML: one ``<testcase>`` per op and variant, one ``<testsuite>`` per plugin.
+
+The layout CI systems read (Jenkins, GitLab, GitHub test reporters): ``classname`` is the
+op's name, ``name`` the variant's label; a gradient mismatch is a ``<failure>``, a broken
+contract an ``<error>``, an op an interrupted run did not reach is ``<skipped>``. An op
+that never got as far as a variant (it timed out, crashed its worker, or its plugin is
+broken) is one testcase named ``all variants``.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+from ..report import format_input_failure
+from ..result import OpReport, VariantResult
+
+WHOLE_OP = "all variants"
+# Characters XML 1.0 cannot carry at all, even escaped (ANSI escapes in exception texts...).
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: Any) -> str:
+    """``text`` with every character XML cannot hold written as ``\\xNN``."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
+
+
+def render_junit(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
+    root = ET.Element("testsuites", name="opcheck")
+    suites: dict[str, ET.Element] = {}
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for report in reports:
+        plugin = report.plugin or "opcheck"
+        suite = suites.get(plugin)
+        if suite is None:
+            suite = suites[plugin] = _suite(root, plugin, meta)
+        for case in _cases(report):
+            suite.append(case)
+    not_run = list(meta.get("not_run") or [])
+    if not_run:
+        suite = _suite(root, "not run", meta)
+        for name in not_run:
+            case = ET.SubElement(suite, "testcase", classname=xml_text(name), name=WHOLE_OP, time="0")
+            ET.SubElement(case, "skipped", message="not run: the audit was interrupted first")
+    for suite in root.iter("testsuite"):
+        counts = _count(suite)
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        suite.set("time", f"{_suite_time(suite):.3f}")
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{float(meta.get('duration') or 0.0):.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _suite(root: ET.Element, name: str, meta: dict[str, Any]) -> ET.Element:
+    suite = ET.SubElement(root, "testsuite", name=xml_text(name))
+    properties = ET.SubElement(suite, "properties")
+    for key in ("seed", "mode", "variant", "shard"):
+        if meta.get(key) is not None:
+            ET.SubElement(properties, "property", name=key, value=xml_text(meta[key]))
+    return suite
+
+
+def _cases(report: OpReport) -> list[ET.Element]:
+    if not report.variants:
+        case = _case(report.name, WHOLE_OP, report.duration)
+        if report.status != "pass":
+            _problem(case, report.status, report.message, report.message, report.reproduce)
+        _output(case, report.warnings)
+        return [case]
+    share = report.duration / len(report.variants)
+    cases = []
+    for variant in report.variants:
+        case = _case(report.name, variant.label, share)
+        if variant.status == "fail":
+            _problem(case, "fail", variant.message, _failure_text(report, variant), report.reproduce)
+        elif variant.status == "error":
+            body = "\n".join(t for t in (variant.message, variant.traceback.rstrip()) if t)
+            _problem(case, "error", variant.message, body, report.reproduce)
+        _output(case, variant.warnings)
+        cases.append(case)
+    return cases
+
+
+def _case(op: str, label: str, seconds: float) -> ET.Element:
+    return ET.Element("testcase", classname=xml_text(op), name=xml_text(label), time=f"{seconds:.3f}")
+
+
+def _problem(case: ET.Element, status: str, message: str, body: str, reproduce: str) -> None:
+    tag, kind = ("failure", "GradientMismatch") if status == "fail" else ("error", "ContractError")
+    element = ET.SubElement(case, tag, message=xml_text(message.splitlines()[0] if message else status),
+                            type=kind)
+    if reproduce:
+        body = f"{body}\nReproduce: {reproduce}"
+    element.text = xml_text(body)
+
+
+def _failure_text(report: OpReport, variant: VariantResult) -> str:
+    parts = [variant.message]
+    parts += [format_input_failure(report.name, variant, item)
+              for item in variant.inputs if item.status == "fail"]
+    return "\n\n".join(p for p in parts if p)
+
+
+def _output(case: ET.Element, warnings: Sequence[str]) -> None:
+    if warnings:
+        ET.SubElement(case, "system-out").text = xml_text("\n".join(f"warning: {w}" for w in warnings))
+
+
+def _count(suite: ET.Element) -> dict[str, int]:
+    cases = suite.findall("testcase")
+    return {
+        "tests": len(cases),
+        "failures": sum(c.find("failure") is not None for c in cases),
+        "errors": sum(c.find("error") is not None for c in cases),
+        "skipped": sum(c.find("skipped") is not None for c in cases),
+    }
+
+
+def _suite_time(suite: ET.Element) -> float:
+    return sum(float(c.get("time") or 0.0) for c in suite.findall("testcase"))
+

@@ -1,0 +1,64 @@
+"""Which ops an audit covers, and the order a report lists them in.
+
+The order is fixed by the names alone, never by which worker finished first: ops matching
+the first NAME pattern, then the second, ..., each group sorted by name (with no pattern,
+simply by name). A resumed run, a parallel run and merged shards list ops identically.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+from .result import OpReport
+
+if TYPE_CHECKING:
+    from .plugin_manager import Registry
+
+
+def select(registry: Registry, patterns: Sequence[str], broken: Sequence[str] = ()) -> list[str]:
+    """Op names matching any pattern (exact names or globs), in report order. A pattern that
+    matches only ``broken`` names (the error entries of plugins that failed to load) is not
+    a usage error: the report names what broke."""
+    if not patterns:
+        return sorted(registry)
+    chosen: list[str] = []
+    for pattern in patterns:
+        matches = sorted(n for n in registry if fnmatch.fnmatchcase(n, pattern))
+        if not matches and not any(fnmatch.fnmatchcase(n, pattern) for n in broken):
+            raise UsageError(
+                f"no op matches {pattern!r}; `opcheck list` shows the {len(registry)} discovered ops"
+            )
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def plugin_error_reports(registry: Registry, patterns: Sequence[str]) -> list[OpReport]:
+    """Broken plugins as error entries: all of them for a full audit, else those whose
+    op name matches a pattern. The entry is named after the op where the error names one
+    (and no other plugin's op took the name), else ``plugin:NAME``."""
+    reports = []
+    for err in registry.errors:
+        name = err.op if err.op and err.op not in registry else f"plugin:{err.plugin}"
+        if patterns and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            continue
+        if any(r.name == name for r in reports):  # one entry per name: join the messages
+            first = next(r for r in reports if r.name == name)
+            first.message += f"\n{err}"
+            continue
+        reports.append(OpReport(name=name, status="error", plugin=err.plugin, message=str(err)))
+    return reports
+
+
+def report_order(name: str, patterns: Sequence[str]) -> tuple[int, str]:
+    """Sort key: the first pattern the name matches, then the name."""
+    for k, pattern in enumerate(patterns):
+        if fnmatch.fnmatchcase(name, pattern):
+            return k, name
+    return len(patterns), name
+
+
+def in_report_order(reports: Sequence[OpReport], patterns: Sequence[str]) -> list[OpReport]:
+    return sorted(reports, key=lambda r: report_order(r.name, patterns))

@@ -1,0 +1,185 @@
+"""What runs inside an audit worker process, and the guard around auditing one op.
+
+A worker discovers the ops itself (an ``Op`` holds functions, which do not travel between
+processes): the parent sends op names and the ``-p`` plugin list, the worker returns
+``OpReport`` objects. ``audit_guarded`` turns anything an op can throw, ``SystemExit``
+included, into an ``error`` report; only a usage error and an interrupt get through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import shlex
+import signal
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any, TextIO
+
+from .audit import audit
+from .errors import UsageError
+from .plugin_manager import PluginInfo, Registry, discover
+from .result import OpReport
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_state: dict[str, Any] = {}
+
+
+class AuditTimeout(BaseException):
+    """Raised in the auditing thread by the in-process timer (``--jobs 1``). A
+    BaseException, so that the contract's ``except Exception`` around op code lets it by."""
+
+
+def audit_guarded(
+    registry: Registry, name: str, seed: int, mode: str, variant: str | None
+) -> OpReport:
+    """``audit`` one discovered op; whatever it raises becomes an ``error`` report."""
+    info = registry.plugin_of.get(name)
+    if name not in registry:
+        return error_report(name, "the op was not found when the worker discovered the plugins "
+                            "(is its plugin deterministic?)", seed, mode, None)
+    try:
+        return audit(registry[name], seed=seed, mode=mode, variant=variant, plugin=info)
+    except (UsageError, KeyboardInterrupt, AuditTimeout):
+        raise
+    except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
+        return error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+
+
+def error_report(
+    name: str, message: str, seed: int, mode: str, plugin: PluginInfo | None,
+    variant: str | None = None,
+) -> OpReport:
+    """An ``error`` entry for an op whose audit produced no report of its own."""
+    return OpReport(
+        name=name, status="error", mode=mode, seed=seed,
+        plugin=plugin.name if plugin else None, message=message,
+        reproduce=reproduce_command(name, seed, mode, variant, plugin),
+    )
+
+
+def reproduce_command(
+    name: str, seed: int, mode: str, variant: str | None, plugin: PluginInfo | None
+) -> str:
+    """The command that audits this one op alone, in-process (``--jobs 1``), where a crash
+    shows its own traceback."""
+    parts = ["opcheck", "audit", name]
+    if plugin is not None and plugin.source == "-p":
+        parts += ["-p", plugin.name]
+    parts += ["--seed", str(seed)]
+    if variant is not None:
+        parts += ["--variant", variant]
+    if mode != "full":
+        parts += ["--mode", mode]
+    return shlex.join([*parts, "--jobs", "1"])
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    where = ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
+    if frames:
+        where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})"
+    return f"{type(exc).__name__}{': ' + text[0] if text else ''}{where}"
+
+
+# --- inside the worker process ---------------------------------------------------------
+
+
+def initialize(
+    alive: Connection, environ: dict[str, str], sys_path: list[str], plugins: tuple[str, ...],
+    max_memory: int | None, crash_log: str, timeout: float | None,
+) -> None:
+    """The pool's initializer: runs once in each new worker, before any op. The worker
+    takes the parent's environment and sys.path as they are now, not as they were when
+    the fork server started."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:] = sys_path  # -p imports from the parent's current directory
+    _exit_with_parent(alive, crash_log)
+    if max_memory:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = max_memory if hard == resource.RLIM_INFINITY else min(max_memory, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    log: TextIO = open(crash_log, "w", encoding="utf-8")  # noqa: SIM115 (kept open for life)
+    faulthandler.enable(file=log, all_threads=False)
+    _state.update(log=log, timeout=timeout, registry=discover(plugins))
+
+
+def worker_pid() -> int:
+    """The first task of every worker: it tells the parent which process to watch."""
+    return os.getpid()
+
+
+def audit_in_worker(name: str, seed: int, mode: str, variant: str | None) -> OpReport:
+    timeout = _state["timeout"]
+    if timeout:  # leave a stack dump just before the parent's deadline: where it hung
+        faulthandler.dump_traceback_later(max(0.05, timeout * 0.9), file=_state["log"])
+    try:
+        return audit_guarded(_state["registry"], name, seed, mode, variant)
+    finally:
+        if timeout:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def _exit_with_parent(alive: Connection, crash_log: str) -> None:
+    """A worker must not outlive the opcheck process that started it, or a hung op would
+    spin on, holding the caller's stdout open. ``alive`` is the read end of a pipe whose
+    only write end opcheck holds: it reads EOF the moment opcheck is gone, however it died
+    (the worker's parent in the process tree is the fork server, which waits for its
+    workers, so watching the parent would not do)."""
+
+    def watch() -> None:
+        try:
+            alive.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        with contextlib.suppress(OSError):
+            os.unlink(crash_log)  # opcheck, which would have read and removed it, is gone
+        os._exit(70)
+
+    threading.Thread(target=watch, name="opcheck-parent-watch", daemon=True).start()
+
+
+def where_it_stopped(crash_log: str) -> str:
+    """' in FUNC at FILE:LINE' from a worker's fault-handler dump: the op's own function (the
+    frame opcheck called), and the innermost frame when that is elsewhere ("" if no dump)."""
+    try:
+        with open(crash_log, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return ""
+    for block in text.split("\n\n"):
+        frames = [_frame(line) for line in block.splitlines() if line.strip().startswith("File ")]
+        frames = [f for f in frames if f is not None]  # most recent call first
+        if not any(func == "audit_in_worker" for _, _, func in frames):
+            continue
+        ours = [k for k, (path, _, _) in enumerate(frames) if _is_ours(path)]
+        if not ours or ours[0] == 0:
+            return ""
+        entry, innermost = frames[ours[0] - 1], frames[0]
+        text = f" in {entry[2]} at {entry[0]}:{entry[1]}"
+        if innermost != entry:
+            text += f", via {innermost[2]} at {innermost[0]}:{innermost[1]}"
+        return text
+    return ""
+
+
+def _frame(line: str) -> tuple[str, str, str] | None:
+    """('FILE', 'LINE', 'FUNC') from a fault-handler line '  File "FILE", line LINE in FUNC'."""
+    try:
+        path, rest = line.strip()[len('File "'):].split('", line ', 1)
+        number, func = rest.split(" in ", 1)
+    except ValueError:
+        return None
+    return path, number.strip(), func.strip()
+
+
+def _is_ours(path: str) -> bool:
+    return os.path.abspath(path).startswith(_PACKAGE_DIR + os.sep)
