@@ -12,7 +12,7 @@ import numpy as np
 
 from .spec import Op
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))  # venvs link lib64 -> lib
 
 
 class ContractError(Exception):
@@ -28,7 +28,7 @@ def user_traceback(exc: BaseException) -> str:
     """The exception's traceback without opcheck's own frames: the op author's code only."""
     frames = [
         f for f in traceback.extract_tb(exc.__traceback__)
-        if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)
+        if not os.path.realpath(f.filename).startswith(_PACKAGE_DIR + os.sep)
     ]
     lines = ["Traceback (most recent call last):\n"]
     lines += traceback.format_list(frames)

@@ -24,7 +24,7 @@ from .errors import UsageError
 from .plugin_manager import PluginInfo, Registry, discover
 from .result import OpReport
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 _state: dict[str, Any] = {}
 
 
@@ -182,4 +182,4 @@ def _frame(line: str) -> tuple[str, str, str] | None:
 
 
 def _is_ours(path: str) -> bool:
-    return os.path.abspath(path).startswith(_PACKAGE_DIR + os.sep)
+    return os.path.realpath(path).startswith(_PACKAGE_DIR + os.sep)
