@@ -162,7 +162,7 @@ class _Worker:
         os.close(fd)
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=initialize,
-            initargs=(alive, dict(os.environ), list(sys.path), options.plugins,
+            initargs=(alive, dict(os.environ), os.getcwd(), list(sys.path), options.plugins,
                       options.max_memory, self.crash_log, options.timeout),
         )
         start = _Task(None, self.executor.submit(worker_pid), time.monotonic())
@@ -351,19 +351,35 @@ def _context() -> Any:
         context = multiprocessing.get_context("forkserver")
         builtins = [f"opcheck_plugins.{name}" for name in opcheck_plugins.MODULES]
         context.set_forkserver_preload(["opcheck.worker", *builtins])
+        _start_forkserver()
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _start_forkserver() -> None:
+    """Start the fork server (once per process) so that it imports the opcheck this process
+    runs. Python starts it with ``-c``, which puts the current directory first on its
+    sys.path (and before 3.13 the server ignores the parent's sys.path): run from a
+    checkout of opcheck, the workers would import the checkout's code, not the installed
+    package. PYTHONSAFEPATH (3.11+) keeps the current directory off that path."""
+    from multiprocessing import forkserver
+
+    saved = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONSAFEPATH"]
+        else:
+            os.environ["PYTHONSAFEPATH"] = saved
 
 
 def prestart(jobs: int) -> None:
     """Start the fork server now, so that it imports numpy, opcheck and the built-in
     plugins while this process does the same (the CLI calls this before discovery)."""
     _set_blas_threads(max(1, available_cores() // jobs))
-    context = _context()
-    if context.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
+    _context()
 
 
 def _set_blas_threads(count: int) -> list[str]:

@@ -90,15 +90,18 @@ def _describe(exc: BaseException) -> str:
 
 
 def initialize(
-    alive: Connection, environ: dict[str, str], sys_path: list[str], plugins: tuple[str, ...],
+    alive: Connection, environ: dict[str, str], cwd: str, sys_path: list[str],
+    plugins: tuple[str, ...],
     max_memory: int | None, crash_log: str, timeout: float | None,
 ) -> None:
     """The pool's initializer: runs once in each new worker, before any op. The worker
-    takes the parent's environment and sys.path as they are now, not as they were when
-    the fork server started."""
+    takes the parent's environment, working directory and sys.path as they are now, not as
+    they were when the fork server started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     os.environ.clear()
     os.environ.update(environ)
+    with contextlib.suppress(OSError):  # a directory removed since is not the op's concern
+        os.chdir(cwd)
     sys.path[:] = sys_path  # -p imports from the parent's current directory
     _exit_with_parent(alive, crash_log)
     if max_memory:
@@ -158,9 +161,14 @@ def where_it_stopped(crash_log: str) -> str:
     for block in text.split("\n\n"):
         frames = [_frame(line) for line in block.splitlines() if line.strip().startswith("File ")]
         frames = [f for f in frames if f is not None]  # most recent call first
-        if not any(func == "audit_in_worker" for _, _, func in frames):
+        worker = [path for path, _, func in frames if func == "audit_in_worker"]
+        if not worker:
             continue
-        ours = [k for k, (path, _, _) in enumerate(frames) if _is_ours(path)]
+        # opcheck's frames are those in the worker's own package directory (not this
+        # process's: the two agree unless a worker imported opcheck from elsewhere).
+        package = os.path.dirname(os.path.realpath(worker[0])) + os.sep
+        ours = [k for k, (path, _, _) in enumerate(frames)
+                if os.path.realpath(path).startswith(package)]
         if not ours or ours[0] == 0:
             return ""
         entry, innermost = frames[ours[0] - 1], frames[0]

@@ -79,3 +79,21 @@ def test_a_reader_that_goes_away_ends_the_program_without_a_traceback(tmp_path, 
     process.wait(timeout=120)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
     assert process.returncode == 141  # 128 + SIGPIPE, as a shell reports `yes | head`
+
+
+def test_workers_run_the_same_opcheck_as_the_command_not_one_in_the_current_directory(tmp_path):
+    """Run from a directory holding another `opcheck` package (a checkout of opcheck, say),
+    the worker processes must still import the opcheck the command runs."""
+    command = _opcheck()
+    if "-m" in command:
+        pytest.skip("needs the console script: `python -m` puts the current directory first")
+    fake = tmp_path / "opcheck"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('the opcheck in the current directory')\n")
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([*command, "audit", "matmul", "sigmoid_affine", "--jobs", "2"],
+                            check=False, cwd=tmp_path, env=env, text=True, capture_output=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stderr
