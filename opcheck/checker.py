@@ -27,6 +27,9 @@ from .spec import Op
 #: remaining suspicious ones skip the (eight-call) second look.
 CONFIRMED_ENOUGH = 64
 SHOWN_MISMATCHES = 5
+#: A failing input keeps every element's |analytic - numeric| (for the heat map) up to
+#: this size; past it the report keeps the worst elements only.
+HEATMAP_ELEMENTS = 16384
 #: Random signed directions per input in fast mode.
 PROJECTIONS = 4
 
@@ -292,4 +295,11 @@ def _summarise(name: str, buf: np.ndarray, dtype: str, analytic: np.ndarray, num
         one_sided=int(np.count_nonzero(plan.kind != fd.CENTRAL)),
         max_error_estimate=float(estimate.max()) if estimate.size else 0.0,
         notes=notes,
+        abs_errors=_abs_errors(diff, compared) if failing.size else None,
     )
+
+
+def _abs_errors(diff: np.ndarray, compared: np.ndarray) -> list[float | None] | None:
+    if diff.size > HEATMAP_ELEMENTS:
+        return None
+    return [float(d) if c else None for d, c in zip(diff.tolist(), compared.tolist())]

@@ -57,6 +57,9 @@ class InputResult:
     method: str = "loop"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0  # time spent on this input's finite differences
+    #: |analytic - numeric| for every element in C order (None where it was not compared:
+    #: a kink or an unresolved element), kept for failing inputs only: the HTML heat map.
+    abs_errors: list[float | None] | None = None
 
     @property
     def size(self) -> int:

@@ -93,6 +93,30 @@ def test_a_subgradient_outside_the_one_sided_slopes_fails() -> None:
     assert opcheck.audit(op).status == "fail"
 
 
+def test_a_failing_input_keeps_every_elements_error_for_the_heat_map() -> None:
+    # Wrong by 1% right of the kink; elements sampled at the kink are not compared.
+    op = Op(name="t.relu_off", forward=lambda x: np.maximum(x - 0.5, 0.0),
+            backward=lambda dout, x: {"x": dout * (x > 0.5) * 1.01},
+            inputs={"x": Tensor(shape=(10, 20), low=0.5 - 1e-5, high=0.5 + 1e-5)})
+    item = opcheck.audit(op, variant="default").variants[0].inputs[0]
+    assert item.status == "fail" and item.abs_errors is not None
+    assert len(item.abs_errors) == 200
+    assert sum(v is None for v in item.abs_errors) == (
+        item.counts["nondifferentiable"] + item.counts["unreliable"])
+    assert max(v for v in item.abs_errors if v is not None) == item.max_abs_error
+    worst = item.mismatches[0]
+    assert item.abs_errors[worst.index[0] * 20 + worst.index[1]] == worst.abs_error
+    assert opcheck.audit(_tanh()).variants[0].inputs[0].abs_errors is None  # passing: none
+
+
+def test_an_input_too_large_for_the_heat_map_keeps_only_its_worst_elements(monkeypatch) -> None:
+    from opcheck import checker
+
+    monkeypatch.setattr(checker, "HEATMAP_ELEMENTS", 10)
+    item = opcheck.audit(_tanh(factor=1.01), variant="default").variants[0].inputs[0]
+    assert item.status == "fail" and item.abs_errors is None and item.mismatches
+
+
 def test_failure_names_the_variant_seed_and_a_reproducing_command(tmp_path, monkeypatch) -> None:
     (tmp_path / "gallery_plugin.py").write_text(
         "import numpy as np, opcheck\n"

@@ -319,7 +319,7 @@ def test_heat_map_without_matplotlib_is_a_table_of_cells(reports, monkeypatch):
     fragment = heatmap_html(item, "caption <b>")
     rows, cols = item.shape
     assert fragment.count("<td ") == rows * cols
-    assert fragment.count("not recorded") == rows * cols - len(item.mismatches)
+    assert "not recorded" not in fragment  # the audit kept every element's |a - n|
     assert "caption &lt;b&gt;" in fragment and "data:image/png" not in fragment
 
 
@@ -330,15 +330,25 @@ def test_heat_map_with_matplotlib_is_an_embedded_png(reports):
     assert 'src="data:image/png;base64,' in fragment
 
 
-def test_heat_map_uses_every_element_where_the_audit_recorded_them(reports, monkeypatch):
-    """``InputResult.abs_errors`` (every element's |a - n|, C order) fills the whole grid."""
+def test_heat_map_grid_is_every_elements_error_in_c_order(reports):
+    item = next(i for v in reports[0].variants for i in v.inputs if i.status == "fail")
+    rows, cols = item.shape
+    grid, complete = error_grid(item)
+    assert complete and len(grid) == rows and all(len(row) == cols for row in grid)
+    for bad in item.mismatches:
+        assert grid[bad.index[0]][bad.index[1]] == pytest.approx(bad.abs_error)
+    assert max(v for row in grid for v in row if v is not None) == pytest.approx(item.max_abs_error)
+
+
+def test_heat_map_of_an_input_too_large_to_record_shows_its_worst_elements(reports, monkeypatch):
     _hide_matplotlib(monkeypatch)
     item = next(i for v in reports[0].variants for i in v.inputs if i.status == "fail")
     rows, cols = item.shape
-    monkeypatch.setattr(item, "abs_errors", [0.0] * (rows * cols - 1) + [0.5], raising=False)
+    monkeypatch.setattr(item, "abs_errors", None)
     grid, complete = error_grid(item)
-    assert complete and grid[-1][-1] == 0.5 and len(grid) == rows
-    assert "not recorded" not in heatmap_html(item, "x")
+    assert not complete
+    fragment = heatmap_html(item, "x")
+    assert fragment.count("not recorded") == rows * cols - len(item.mismatches)
 
 
 # --- text, the terminal --------------------------------------------------------------------
