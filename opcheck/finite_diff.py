@@ -86,11 +86,19 @@ def make_projector(douts: Sequence[np.ndarray | None]) -> Project:
     if len(douts) == 1:
         d0 = pairs[0][1]
         scratch = np.empty(d0.size)
+        shaped: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
 
         def project_one(a: Any, b: Any) -> float:
+            # The hot path: views made once per output shape, no temporaries.
             if type(a) is np.ndarray and a.size == scratch.size:
-                np.subtract(a, b, out=scratch.reshape(a.shape), dtype=np.float64)
-                return float(d0 @ scratch)
+                views = shaped.get(a.shape)
+                if views is None:
+                    views = shaped[a.shape] = (scratch.reshape(a.shape), d0.reshape(a.shape))
+                if a.dtype == np.float64 and type(b) is np.ndarray and b.dtype == np.float64:
+                    np.subtract(a, b, out=views[0])
+                else:  # float32 outputs: subtract in float64, where it is exact
+                    np.subtract(a, b, out=views[0], dtype=np.float64)
+                return float(np.vdot(views[1], views[0]))
             return float(np.dot(d0, np.subtract(a, b, dtype=np.float64).ravel()))
 
         return project_one
