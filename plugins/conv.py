@@ -1,6 +1,6 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), twice.
 
-``conv2d_naive`` loops over output positions and reads like the definition; ``conv2d_im2col``
+``conv2d_naive`` loops over the kernel's offsets and reads like the definition; ``conv2d_im2col``
 gathers every receptive field into a matrix once and does one matrix product, the way
 fast libraries do. Both are ops so both are audited, and tests check they agree. Stride and
 padding are part of the op (``.s1p1``: stride 1, pad 1; ``.s2p0``: stride 2, no padding).
@@ -12,6 +12,8 @@ OH = (H + 2 pad - KH) // stride + 1.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -29,62 +31,79 @@ def output_size(size: int, kernel: int, stride: int, pad: int) -> int:
 
 
 def _pad(x: Array, pad: int) -> Array:
-    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    """x with ``pad`` zeros around each image (np.pad does the same, ten times slower)."""
+    if pad == 0:
+        return x
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad : pad + h, pad : pad + w] = x
+    return xp
 
 
 def _unpad(xp: Array, pad: int) -> Array:
     return xp[:, :, pad : xp.shape[2] - pad, pad : xp.shape[3] - pad]
 
 
-# -- naive: one receptive field at a time ------------------------------------------------
+# -- naive: one kernel offset at a time -------------------------------------------------
+
+
+def _window(xp: Array, p: int, q: int, oh: int, ow: int, stride: int) -> Array:
+    """The (N, C, OH, OW) view of the padded input that kernel offset (p, q) meets:
+    element [n, c, i, j] is xpad[n, c, i stride + p, j stride + q]."""
+    return xp[:, :, p : p + stride * (oh - 1) + 1 : stride, q : q + stride * (ow - 1) + 1 : stride]
 
 
 def conv2d_naive(x: Array, w: Array, b: Array, stride: int, pad: int) -> Array:
-    """out[n, f, i, j] = sum_{c,p,q} xpad[n, c, i s + p, j s + q] w[f, c, p, q] + b[f]."""
+    """out[n, f, i, j] = b[f] + sum_{p,q} sum_c xpad[n, c, i s + p, j s + q] w[f, c, p, q],
+    summed one kernel offset (p, q) at a time."""
     n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
     oh, ow = output_size(h, kh, stride, pad), output_size(wd, kw, stride, pad)
     xp = _pad(x, pad)
-    out = np.empty((n, f, oh, ow), dtype=np.result_type(x, w))
-    for i in range(oh):
-        for j in range(ow):
-            field = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
-            out[:, :, i, j] = np.einsum("ncpq,fcpq->nf", field, w) + b
-    return out
+    out = np.zeros((n, f, oh, ow), dtype=np.result_type(x, w))
+    for p in range(kh):
+        for q in range(kw):
+            out += np.einsum("ncij,fc->nfij", _window(xp, p, q, oh, ow, stride), w[:, :, p, q])
+    return out + b[None, :, None, None]
 
 
 def conv2d_naive_grads(
     dout: Array, x: Array, w: Array, stride: int, pad: int
 ) -> tuple[Array, Array, Array]:
-    """(dx, dw, db): each receptive field passes dout[:, :, i, j] back to its inputs."""
+    """(dx, dw, db): kernel offset (p, q) passes dout back through the same window."""
     kh, kw = w.shape[2:]
+    oh, ow = dout.shape[2:]
     xp = _pad(x, pad)
     dxp = np.zeros_like(xp)
     dw = np.zeros_like(w)
-    for i in range(dout.shape[2]):
-        for j in range(dout.shape[3]):
-            rows = slice(i * stride, i * stride + kh)
-            cols = slice(j * stride, j * stride + kw)
-            g = dout[:, :, i, j]  # (N, F)
-            dxp[:, :, rows, cols] += np.einsum("nf,fcpq->ncpq", g, w)
-            dw += np.einsum("nf,ncpq->fcpq", g, xp[:, :, rows, cols])
+    for p in range(kh):
+        for q in range(kw):
+            dw[:, :, p, q] = np.einsum("nfij,ncij->fc", dout, _window(xp, p, q, oh, ow, stride))
+            # A window holds each element once, so += on it is exact; the windows of
+            # different offsets overlap, and their contributions accumulate in turn.
+            _window(dxp, p, q, oh, ow, stride)[...] += np.einsum("nfij,fc->ncij", dout, w[:, :, p, q])
     return _unpad(dxp, pad), dw, dout.sum(axis=(0, 2, 3))
 
 
 # -- im2col: every receptive field at once ---------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
 def im2col_indices(
     channels: int, kh: int, kw: int, oh: int, ow: int, stride: int
 ) -> tuple[Array, Array, Array]:
     """Index arrays (c, row, col), each (C KH KW, OH OW): entry [k, l] is the padded-input
-    element that kernel element k = (c, p, q) meets at output position l = (i, j)."""
+    element that kernel element k = (c, p, q) meets at output position l = (i, j).
+    Cached per geometry, as libraries do: they depend on the shapes only (read-only)."""
     c = np.repeat(np.arange(channels), kh * kw)[:, None]
     p = np.tile(np.repeat(np.arange(kh), kw), channels)[:, None]
     q = np.tile(np.arange(kw), kh * channels)[:, None]
     i = np.repeat(np.arange(oh), ow)[None, :]
     j = np.tile(np.arange(ow), oh)[None, :]
-    return c, p + stride * i, q + stride * j
+    index = (c, p + stride * i, q + stride * j)
+    for arr in index:
+        arr.flags.writeable = False
+    return index
 
 
 def _columns(
