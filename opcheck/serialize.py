@@ -26,11 +26,29 @@ def report_to_dict(report: OpReport) -> dict[str, Any]:
     return data
 
 
+_LEAVES = (int, str, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, float):
+    # The common leaves first: a report holds hundreds of ints, strings and floats for
+    # every few dataclasses, and this runs once per op in the parent of a batch audit.
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is float:
         return value if math.isfinite(value) else jsonable(value)
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, float):  # a float subclass such as numpy.float64
+        return _plain(float(value))
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
