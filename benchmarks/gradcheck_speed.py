@@ -19,9 +19,9 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
+from opcheck_plugins.matmul import matmul_backward, matmul_forward
 
 import opcheck
-from opcheck_plugins.matmul import matmul_backward, matmul_forward
 
 SIZES = [(3, 4, 5), (16, 32, 16), (64, 64, 64), (128, 128, 128)]
 

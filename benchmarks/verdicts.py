@@ -22,7 +22,7 @@ from opcheck import contract
 from opcheck.sampling import rng_for, sample_cotangent, sample_inputs, variants
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from bug_gallery import BUGS, CORRECT, KINKS  # noqa: E402
+from bug_gallery import BUGS, CORRECT, KINKS
 
 
 def numeric_vjp(op: opcheck.Op, values: dict, douts: list, name: str, h: float) -> np.ndarray:

@@ -3,7 +3,8 @@ tests/test_docs.py fails when the two drift apart."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pluggy
 

@@ -146,7 +146,7 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
 
     Broken plugins do not raise: they are listed in ``.errors`` of the returned registry.
     """
-    pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
+    _, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
     registry = Registry(errors=errors, plugins=loaded)
     duplicates: set[str] = set()
     for info in loaded:

@@ -39,7 +39,7 @@ def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> 
     ]
     for e in item.mismatches:
         lines.append(
-            f"  {str(e.index):<14}{e.analytic:>14.7g}{e.numeric:>14.7g}{e.abs_error:>11.3g}"
+            f"  {e.index!s:<14}{e.analytic:>14.7g}{e.numeric:>14.7g}{e.abs_error:>11.3g}"
             f"{e.error_estimate:>12.3g}"
         )
     return "\n".join(lines)

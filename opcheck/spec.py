@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 import keyword
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from pydantic import (
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["Op", "Tensor", "DEFAULT_DIM"]
+__all__ = ["DEFAULT_DIM", "Op", "Tensor"]
 
 #: The size of a symbolic dimension that ``Op.dims`` does not name.
 DEFAULT_DIM = 3

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import opcheck
 from opcheck import Op, Tensor
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from bug_gallery import BUGS, CORRECT, KINKS, Case
 
 import opcheck
-from bug_gallery import BUGS, CORRECT, KINKS, Case
 
 
 def _params(cases: list[Case]) -> list:

@@ -39,7 +39,7 @@ def _numeric(fn, x: np.ndarray, dout: np.ndarray, low: float = -10, high: float 
     plan = fd.plan_steps(buf, np.finfo(buf.dtype).eps, low, high)
     out = np.empty(buf.size)
     project = fd.make_projector([dout])
-    call = lambda: fn(buf)  # noqa: E731
+    call = lambda: fn(buf)
     fd.loop_central(call, buf, plan, project, False, out)
     fd.loop_one_sided(call, buf, plan, project, False, fn(buf.copy()), out)
     return out

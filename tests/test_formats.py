@@ -345,7 +345,7 @@ def test_heat_map_of_an_input_too_large_to_record_shows_its_worst_elements(repor
     item = next(i for v in reports[0].variants for i in v.inputs if i.status == "fail")
     rows, cols = item.shape
     monkeypatch.setattr(item, "abs_errors", None)
-    grid, complete = error_grid(item)
+    _, complete = error_grid(item)
     assert not complete
     fragment = heatmap_html(item, "x")
     assert fragment.count("not recorded") == rows * cols - len(item.mismatches)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-
 from opcheck.errors import UsageError
 from opcheck.plugin_manager import discover
 from opcheck.runner import RunOptions, run_ops
