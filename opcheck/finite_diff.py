@@ -22,6 +22,9 @@ NOISE_FACTOR = 4.0
 #: A mismatch must exceed the tolerance plus this many error estimates to be a failure.
 ERROR_ESTIMATE_FACTOR = 3.0
 
+#: A widened difference counts only if its outputs moved by this many rounding units.
+RESOLVED = 64.0
+
 CENTRAL, FORWARD, BACKWARD = 0, 1, -1
 PASS, FAIL, NONDIFF, UNRELIABLE = 0, 1, 2, 3
 OUTCOME_NAMES = ("pass", "fail", "nondifferentiable", "unreliable")
@@ -119,12 +122,43 @@ def make_noise(douts: Sequence[np.ndarray | None]) -> Project:
     def noise(a: Any, b: Any) -> float:
         total = 0.0
         for k, d in pairs:
-            ak = np.ravel(a if single else a[k]).astype(np.float64)
-            bk = np.ravel(b if single else b[k]).astype(np.float64)
-            total += float(np.dot(d, (np.abs(ak) + np.abs(bk)) * (ak != bk)))
+            ak, bk, moved = _magnitudes(a if single else a[k], b if single else b[k])
+            total += float(np.dot(d, (ak + bk) * moved))
         return total
 
     return noise
+
+
+def make_noise_rms(douts: Sequence[np.ndarray | None]) -> Project:
+    """Typical rounding of ``project(a, b)``: sqrt(sum dout^2 (a^2 + b^2)) over changed
+    outputs. Rounding errors of different outputs meet random-signed dout entries, so they
+    add like a random walk, not in the worst case ``make_noise`` bounds."""
+    pairs = [(k, np.ravel(d).astype(np.float64) ** 2) for k, d in enumerate(douts) if d is not None]
+    single = len(douts) == 1
+
+    def noise(a: Any, b: Any) -> float:
+        total = 0.0
+        for k, d2 in pairs:
+            ak, bk, moved = _magnitudes(a if single else a[k], b if single else b[k])
+            total += float(np.dot(d2, (ak * ak + bk * bk) * moved))
+        return float(np.sqrt(total))
+
+    return noise
+
+
+def _magnitudes(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``magnitudes`` of a and b, and where a != b."""
+    a, b = np.ravel(np.asarray(a)), np.ravel(np.asarray(b))
+    return magnitudes(a), magnitudes(b), a != b
+
+
+def magnitudes(out: Any) -> np.ndarray:
+    """|out| as flat float64, at least the dtype's smallest normal number: below it
+    (subnormal numbers) the rounding unit stops shrinking with the value, so eps * |f|
+    would understate it."""
+    arr = np.ravel(np.asarray(out))
+    tiny = float(np.finfo(arr.dtype).tiny) if arr.dtype.kind == "f" else 0.0
+    return np.maximum(np.abs(arr.astype(np.float64)), tiny)
 
 
 def loop_central(
@@ -143,6 +177,18 @@ def loop_central(
         fm = call()
         flat[i] = orig[i]
         out[i] = project(fp, fm) / width[i]
+
+
+def own_rounding(call: Call, flat: np.ndarray, i: int, plan: StepPlan, noise: Project) -> float:
+    """sum |dout| (|f+| + |f-|) over the outputs element i's central step changes: the
+    scale of the rounding in its difference (times eps)."""
+    up, down = plan.values
+    flat[i] = up[i]
+    fp = _copy(call())
+    flat[i] = down[i]
+    fm = call()
+    flat[i] = plan.original[i]
+    return noise(fp, fm)
 
 
 def loop_one_sided(
@@ -245,6 +291,12 @@ def refine(
     left = right = None
     step = float(plan.h[i])
     for _ in range(LADDER):
+        if float(dtype.type(x + step)) == x or float(dtype.type(x - step)) == x:
+            # The step is below the input's own resolution (a step already halved near a
+            # bound, in a short float): no difference at this step or below means anything.
+            nan = float("nan")
+            return Refinement(estimates[-1] if estimates else nan, float("inf"), estimates,
+                              left, right, kink=False, smooth=False)
         if x - step >= min(low, x) and x + step <= max(high, x):
             (fp, sp), (fm, sm) = at(step), at(-step)
             estimates.append(project(fp, fm) / (sp - sm))
@@ -280,6 +332,58 @@ def refine(
     estimate = c3 + (c3 - c2) / 3.0 if same_scheme else c3
     error = abs(c3 - c2) + NOISE_FACTOR * rounding
     return Refinement(estimate, error, estimates, left, right, kink, smooth)
+
+
+@dataclass
+class Widening:
+    """Second look with larger steps, for an element whose small steps drown in rounding."""
+
+    estimate: float  # Richardson extrapolation from steps h and 2h
+    raw: float  # the plain central difference at step h
+    error: float  # estimated absolute error of ``estimate``
+    raw_error: float  # estimated absolute error of ``raw``
+    smooth: bool  # the differences shrink toward small steps, as a smooth function's do
+
+
+def widen(
+    call: Call, flat: np.ndarray, i: int, plan: StepPlan, eps: float,
+    project: Project, noise_rms: Project, low: float, high: float,
+) -> Widening | None:
+    """Central differences at steps h, 2h and 4h around element i (None if 4h does not fit
+    inside [low, high]). Rounding in a difference shrinks as the step grows, and
+    Richardson extrapolation removes the h^2 term that grows; the spread between the two
+    extrapolations measures what is left."""
+    dtype = flat.dtype
+    x = float(plan.original[i])
+    h = float(plan.h[i])
+    if x - 4 * h < min(low, x) or x + 4 * h > max(high, x):
+        return None
+    c: list[float] = []
+    rounding = 0.0
+    for step in (h, 2 * h, 4 * h):
+        flat[i] = dtype.type(x + step)
+        fp, sp = _copy(call()), float(flat[i]) - x
+        flat[i] = dtype.type(x - step)
+        fm, sm = call(), float(flat[i]) - x
+        flat[i] = plan.original[i]
+        moved, change = noise_rms(fp, fm), project(fp, fm)
+        if sp == sm or abs(change) <= RESOLVED * eps * moved:
+            # The outputs moved by a few units of their last place at most: outputs this
+            # element affects may not have moved at all, and their rounding is not in
+            # ``moved``. Such a difference cannot tell a small gradient from none.
+            return None
+        c.append(change / (sp - sm))
+        if step == h:
+            rounding = eps * moved / (sp - sm)
+    c1, c2, c4 = c
+    r1, r2 = (4 * c1 - c2) / 3, (4 * c2 - c4) / 3
+    floor = NOISE_FACTOR * rounding
+    return Widening(
+        estimate=r1, raw=c1,
+        error=abs(r1 - r2) + floor * 5 / 3,  # r1 carries (4 n_h + n_2h) / 3 of rounding
+        raw_error=abs(c1 - c2) + floor,
+        smooth=abs(c1 - c2) <= 0.6 * abs(c2 - c4) + 2 * floor,
+    )
 
 
 def _one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:
