@@ -1,17 +1,20 @@
 """How often does each rule get the gallery's verdicts right, measured in one run?
 
-Runs tests/bug_gallery.py's ops (24 bugs, 14 correct-but-tricky ops) through:
+Runs tests/bug_gallery.py's ops (24 bugs, 14 correct-but-tricky ops), or with
+``--gallery adversarial`` tests/gallery/adversarial.py's (18 bugs, 24 correct ops, each
+at seeds 0-4), through:
 - the seed notebook's rule: h = 1e-5 central differences, rel_error < 1e-7 is "good";
 - torch.autograd.gradcheck's default tolerances (rtol=1e-3, atol=1e-5, eps=1e-6), applied
   to the same numpy op (no torch needed);
 - opcheck.audit, full and fast mode.
 and prints, per rule, bugs caught and false alarms on the correct ops.
 
-    python benchmarks/verdicts.py
+    python benchmarks/verdicts.py [--gallery bug|adversarial]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -38,10 +41,10 @@ def numeric_vjp(op: opcheck.Op, values: dict, douts: list, name: str, h: float) 
     return grad / (2 * h)
 
 
-def fixed_step_verdict(op: opcheck.Op, h: float, judge) -> str:
+def fixed_step_verdict(op: opcheck.Op, h: float, judge, seed: int = 0) -> str:
     """'flag' if the rule calls any input of any variant wrong (or the op breaks), else 'ok'."""
     for label, dims in variants(op).items():
-        rng = rng_for(0, op.name, label)
+        rng = rng_for(seed, op.name, label)
         values = sample_inputs(op, dims, rng)
         try:
             outs, multi = contract.as_outputs(op.forward(**{k: v.copy() for k, v in values.items()}))
@@ -67,25 +70,51 @@ def torch_default_rule(a: np.ndarray, n: np.ndarray) -> bool:
     return bool(np.allclose(a, n, rtol=1e-3, atol=1e-5))
 
 
+def _galleries(which: str) -> tuple[list[opcheck.Op], list[opcheck.Op], range]:
+    """(bugs, correct ops, seeds)."""
+    if which == "adversarial":
+        from gallery import adversarial
+
+        return adversarial.BUGS, adversarial.OK, range(5)
+    return [c.op for c in BUGS], [c.op for c in CORRECT + KINKS], range(1)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gallery", choices=["bug", "adversarial"], default="bug")
+    args = parser.parse_args()
     np.seterr(all="ignore")  # the gallery's NaN bug divides by zero on purpose
+    bugs, correct, seeds = _galleries(args.gallery)
     rules = {
-        "seed rule (h=1e-5, rel_error < 1e-7)": lambda op: fixed_step_verdict(op, 1e-5, seed_rule),
-        "gradcheck defaults (eps=1e-6, rtol=1e-3, atol=1e-5)": lambda op: fixed_step_verdict(op, 1e-6, torch_default_rule),
-        "opcheck full": lambda op: "ok" if opcheck.audit(op).status == "pass" else "flag",
-        "opcheck fast": lambda op: "ok" if opcheck.audit(op, mode="fast").status == "pass" else "flag",
+        "seed rule (h=1e-5, rel_error < 1e-7)": lambda op, s: fixed_step_verdict(op, 1e-5, seed_rule, s),
+        "gradcheck defaults (eps=1e-6, rtol=1e-3, atol=1e-5)":
+            lambda op, s: fixed_step_verdict(op, 1e-6, torch_default_rule, s),
+        "opcheck full": lambda op, s: "ok" if opcheck.audit(op, seed=s).status == "pass" else "flag",
+        "opcheck fast": lambda op, s: "ok" if opcheck.audit(op, seed=s, mode="fast").status == "pass" else "flag",
     }
-    correct = CORRECT + KINKS
-    print(f"{'rule':<55}{'bugs caught':>14}{'false alarms':>15}")
+    runs = f" (op x seed runs, seeds {seeds.start}-{seeds.stop - 1})" if len(seeds) > 1 else ""
+    print(f"{'rule':<55}{'bugs caught':>14}{'false alarms':>15}{runs}")
     for label, rule in rules.items():
-        caught = [c.op.name for c in BUGS if rule(c.op) == "flag"]
-        alarms = [c.op.name for c in correct if rule(c.op) == "flag"]
-        print(f"{label:<55}{len(caught):>8} / {len(BUGS):<4}{len(alarms):>8} / {len(correct)}")
-        missed = sorted({c.op.name for c in BUGS} - set(caught))
+        caught = [(op.name, s) for op in bugs for s in seeds if rule(op, s) == "flag"]
+        alarms = [(op.name, s) for op in correct for s in seeds if rule(op, s) == "flag"]
+        n_bugs, n_ok = len(bugs) * len(seeds), len(correct) * len(seeds)
+        print(f"{label:<55}{len(caught):>8} / {n_bugs:<4}{len(alarms):>8} / {n_ok}")
+        missed = sorted({(op.name, s) for op in bugs for s in seeds} - set(caught))
         if missed:
-            print(f"    missed: {', '.join(missed)}")
+            print(f"    missed: {', '.join(_runs(missed, len(seeds)))}")
         if alarms:
-            print(f"    false alarms: {', '.join(alarms)}")
+            print(f"    false alarms: {', '.join(_runs(sorted(alarms), len(seeds)))}")
+
+
+def _runs(items: list[tuple[str, int]], seeds: int) -> list[str]:
+    """'name' per op, with the seeds it happened at when there are several."""
+    by_op: dict[str, list[int]] = {}
+    for name, seed in items:
+        by_op.setdefault(name, []).append(seed)
+    if seeds == 1:
+        return list(by_op)
+    return [f"{name} ({'all seeds' if len(s) == seeds else 'seed ' + ','.join(map(str, s))})"
+            for name, s in by_op.items()]
 
 
 if __name__ == "__main__":
