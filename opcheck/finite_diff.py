@@ -25,6 +25,8 @@ ERROR_ESTIMATE_FACTOR = 3.0
 #: A widened difference counts only if its outputs moved by this many rounding units.
 RESOLVED = 64.0
 
+NAN = float("nan")
+
 CENTRAL, FORWARD, BACKWARD = 0, 1, -1
 PASS, FAIL, NONDIFF, UNRELIABLE = 0, 1, 2, 3
 OUTCOME_NAMES = ("pass", "fail", "nondifferentiable", "unreliable")
@@ -176,7 +178,7 @@ def loop_central(
         flat[i] = down[i]
         fm = call()
         flat[i] = orig[i]
-        out[i] = project(fp, fm) / width[i]
+        out[i] = project(fp, fm) / width[i] if width[i] else NAN  # 0: below resolution
 
 
 def own_rounding(call: Call, flat: np.ndarray, i: int, plan: StepPlan, noise: Project) -> float:
@@ -244,7 +246,8 @@ def batched_central(
         stack[2 * k, chunk] = up[chunk]
         stack[2 * k + 1, chunk] = down[chunk]
         outputs = call()
-        out[chunk] = project_rows(outputs, douts, chunk.size) / width[chunk]
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 width: NaN, looked at again
+            out[chunk] = project_rows(outputs, douts, chunk.size) / width[chunk]
         stack[2 * k, chunk] = orig[chunk]
         stack[2 * k + 1, chunk] = orig[chunk]
 
@@ -388,6 +391,8 @@ def widen(
 
 def _one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:
     """Second-order derivative from f at offsets 0, s1, s2 (weights from the exact offsets)."""
+    if s1 == 0.0 or s2 == 0.0 or s1 == s2:
+        return float("nan")  # a step below the input's resolution: nothing to difference
     w1, w2 = s2 / (s1 * (s2 - s1)), -s1 / (s2 * (s2 - s1))
     return w1 * project(f1, f0) + w2 * project(f2, f0)
 

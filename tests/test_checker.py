@@ -132,3 +132,14 @@ def test_failure_names_the_variant_seed_and_a_reproducing_command(tmp_path, monk
     assert report.reproduce == "opcheck audit g.bias -p gallery_plugin --seed 5 --variant default"
     only = opcheck.audit("g.bias", plugins=["gallery_plugin"], seed=5, variant="N=1")
     assert only.status == "pass"  # a batch of one hides the missing sum
+
+
+def test_an_input_too_narrow_to_move_the_output_says_nothing_was_verified() -> None:
+    # float16 values within an ulp of 0.5: no step that fits the range moves the output by
+    # more than its rounding, so even a negated gradient cannot be told from the right one.
+    op = Op(name="t.narrow", forward=lambda x: x * x,
+            backward=lambda dout, x: {"x": (-2 * dout * x).astype(x.dtype)},
+            inputs={"x": Tensor(shape=(8,), dtype="float16", low=0.4998, high=0.5002)})
+    report = opcheck.audit(op, variant="default")
+    assert report.status == "pass"
+    assert any("no element could be verified" in w for w in report.warnings), report.warnings
