@@ -240,14 +240,18 @@ def batched_central(
     down = np.asarray(plan.values[1], dtype=stack.dtype)
     orig = np.asarray(plan.original, dtype=stack.dtype)
     width = plan.nodes[0] - plan.nodes[1]
+    resolved = bool(width[idx].all())
     for start in range(0, idx.size, per_call):
         chunk = idx[start : start + per_call]
         k = np.arange(chunk.size)
         stack[2 * k, chunk] = up[chunk]
         stack[2 * k + 1, chunk] = down[chunk]
         outputs = call()
-        with np.errstate(divide="ignore", invalid="ignore"):  # 0 width: NaN, looked at again
+        if resolved:
             out[chunk] = project_rows(outputs, douts, chunk.size) / width[chunk]
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 width: NaN, looked at again
+                out[chunk] = project_rows(outputs, douts, chunk.size) / width[chunk]
         stack[2 * k, chunk] = orig[chunk]
         stack[2 * k + 1, chunk] = orig[chunk]
 
