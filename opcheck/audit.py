@@ -44,6 +44,9 @@ def audit(
     """
     if mode not in MODES:
         raise UsageError(f"mode={mode!r} is not a mode; use one of {MODES}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UsageError(f"seed={seed!r} is not a seed; use a whole number >= 0 "
+                         "(the same seed gives bitwise the same inputs)")
     if isinstance(op, str):
         registry = discover(plugins)
         if op not in registry:

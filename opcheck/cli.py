@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("audit", parents=[plugin_opts, report_opts], help="audit ops (all by default)")
     run.add_argument("names", nargs="*", metavar="NAME", help="op names or globs such as 'mylib.*'")
-    run.add_argument("--seed", type=int, default=0, help="seed for inputs and dout (default 0)")
+    run.add_argument("--seed", type=_seed, default=0, help="seed for inputs and dout (default 0)")
     run.add_argument("--mode", choices=MODES, default="full",
                      help="full: every element; fast: random projections (default full)")
     run.add_argument("--variant", metavar="LABEL",
@@ -126,6 +126,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a seed; use a whole number >= 0") from None
+    if value < 0:
+        raise ValueError(f"{text} is not a seed; use a whole number >= 0")
+    return value
+
+
 def _nonnegative(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -144,6 +154,7 @@ def _bytes(text: str) -> int:
 _formats = _argument_type(parse_formats)
 _positive_int = _argument_type(_positive)
 _seconds = _argument_type(_nonnegative)
+_seed = _argument_type(_seed_value)
 _size = _argument_type(_bytes)
 _shard = _argument_type(parse_shard)
 

@@ -37,6 +37,14 @@ _XPASS = pytest.StashKey[str]()
 _REGISTRY = pytest.StashKey["_Plugins"]()
 
 
+def _seed(text: str) -> int:
+    """--opcheck-seed: a whole number >= 0 (argparse reports the ValueError as a usage error)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("opcheck", "opcheck: gradient audits of op plugins")
     group.addoption(
@@ -56,7 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="full: check every element (default); fast: random projections",
     )
     group.addoption(
-        "--opcheck-seed", type=int, default=None, metavar="N",
+        "--opcheck-seed", type=_seed, default=None, metavar="N",
         help="seed for the sampled inputs and dout (default 0)",
     )
     parser.addini(

@@ -351,6 +351,8 @@ USAGE_ERRORS = [
     pytest.param(["audit", "--resume", "broken_ops.py"], "broken_ops.py", id="not-a-results-file"),
     pytest.param(["merge", "nowhere.json"], "nowhere.json", id="merge-missing-file"),
     pytest.param(["merge"], "FILE", id="merge-nothing"),
+    pytest.param(["audit", "--seed", "-1"], "is not a seed", id="negative-seed"),
+    pytest.param(["audit", "--seed", "1.5"], "is not a seed", id="fractional-seed"),
 ]
 
 

@@ -567,3 +567,11 @@ def test_audit_does_not_touch_numpys_global_random_state():
     np.random.seed(123)
     opcheck.audit(matmul_op())
     assert np.random.uniform() == expected
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_a_seed_that_is_not_a_whole_number_is_a_usage_error(seed) -> None:
+    op = opcheck.Op(name="t.id", forward=lambda x: x * 1.0, backward=lambda dout, x: {"x": dout},
+                    inputs={"x": opcheck.Tensor(shape=(3,))})
+    with pytest.raises(opcheck.UsageError, match="is not a seed"):
+        opcheck.audit(op, seed=seed)
