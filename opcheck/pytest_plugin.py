@@ -45,6 +45,9 @@ def _seed(text: str) -> int:
     return value
 
 
+_seed.__name__ = "seed (a whole number >= 0)"  # argparse: "invalid seed (...) value: '-1'"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("opcheck", "opcheck: gradient audits of op plugins")
     group.addoption(
