@@ -105,6 +105,9 @@ def reproduce_command(
 
 def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
     """Check user-supplied inputs against the schema; their shapes fix the symbolic dims."""
+    if not isinstance(given, Mapping):
+        raise InputError(f"inputs= for op {op.name!r} must map input names to arrays, e.g. "
+                         f"{{{next(iter(op.inputs))!r}: array}}; got {type(given).__name__}")
     unknown = [k for k in given if k not in op.inputs]
     if unknown:
         raise InputError(f"op {op.name!r} has no input(s) {unknown}; its inputs are {list(op.inputs)}")
@@ -136,6 +139,12 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
                         f"{dims[want]} in input {source[want]!r} (shape {arrays[source[want]].shape})"
                     )
                 dims[want], source[want] = got, name
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise InputError(
+                f"input {name!r} of op {op.name!r} is {arr[bad].item()} at index {bad}; the audit "
+                "compares finite differences, so every given value must be finite"
+            )
         arrays[name] = arr
     full = {**op.default_dims(), **dims}
     return full, arrays

@@ -467,6 +467,10 @@ BAD_INPUTS = [
     ),
     pytest.param({"k": np.ones(3)}, ["'k'", "size 2", "(3,)"], id="wrong-fixed-size"),
     pytest.param({"z": np.ones(3)}, ["'z'", "['x', 'w', 'k']"], id="unknown-input"),
+    pytest.param({"x": np.array([[1.0, np.nan], [0.0, 1.0], [2.0, 3.0]])},
+                 ["'x'", "nan", "(0, 1)", "finite"], id="nan-input"),
+    pytest.param({"k": np.array([np.inf, 1.0])}, ["'k'", "inf", "(0,)"], id="inf-input"),
+    pytest.param([np.ones((3, 2))], ["must map input names", "list"], id="not-a-mapping"),
 ]
 
 
