@@ -34,6 +34,11 @@ class Element:
     note: str = ""
 
 
+#: Failing inputs per op that keep every element's error (``abs_errors``) and get a heat
+#: map in the HTML report; the rest keep their worst elements only.
+HEATMAP_INPUTS = 4
+
+
 @dataclass
 class InputResult:
     """The comparison for one differentiable input in one variant."""

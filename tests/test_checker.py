@@ -143,3 +143,14 @@ def test_an_input_too_narrow_to_move_the_output_says_nothing_was_verified() -> N
     report = opcheck.audit(op, variant="default")
     assert report.status == "pass"
     assert any("no element could be verified" in w for w in report.warnings), report.warnings
+
+
+def test_only_the_first_four_failing_inputs_keep_every_elements_error() -> None:
+    # Wrong in every variant (seven of them for two dims): the report keeps the full error
+    # grid of the first four failing inputs, as many as the HTML report maps.
+    op = Op(name="t.tanh2d_off", forward=lambda x: np.tanh(x),
+            backward=lambda dout, out, x: {"x": 1.01 * dout * (1 - out * out)},
+            inputs={"x": Tensor(shape=("N", "D"))})
+    failing = [i for v in opcheck.audit(op).variants for i in v.inputs if i.status == "fail"]
+    assert len(failing) > 4
+    assert [i.abs_errors is not None for i in failing] == [True] * 4 + [False] * (len(failing) - 4)

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..report import summary_counts, summary_line, worst_input
-from ..result import InputResult, OpReport, VariantResult
+from ..result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult
 from .heatmap import heatmap_html
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: Failing inputs drawn per op; a wrong backward usually fails every variant alike.
-MAX_MAPS = 4
+MAX_MAPS = HEATMAP_INPUTS
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 FILTERS = (("all", "All"), ("bad", "Not passing"), ("fail", "Failed"), ("error", "Errors"),
            ("pass", "Passed"))
