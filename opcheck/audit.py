@@ -270,7 +270,10 @@ def _copy_arg(value: Any) -> Any:
 def _backward(op: Op, values: dict[str, np.ndarray], dout: Any, out: Any,
               result: VariantResult) -> dict[str, np.ndarray]:
     kwargs = _backward_kwargs(op, values, dout, out)
-    pristine = {k: _copy_arg(v) for k, v in kwargs.items()}
+    # The op gets copies; the originals (never passed to it) are what it must leave as is.
+    pristine = {"dout": dout, **values}
+    if "out" in kwargs:
+        pristine["out"] = out
     raw = contract.call(op.backward, "backward", kwargs)
     contract.check_unmodified("backward", kwargs, pristine)
     grads, warnings = contract.gradients(op, raw, values)
