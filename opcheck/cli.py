@@ -186,6 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 128 + getattr(signal, "SIGPIPE", 13)
+    except OSError as exc:
+        # A report or results file that could not be written after all (disk full, a
+        # directory that vanished): say which, without a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"opcheck: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 def _flushed(code: int) -> int:
@@ -318,6 +324,8 @@ def _resume(
     path = args.resume or args.results
     if path is None and args.output and _names_directory(args.format, args.output):
         path = os.path.join(args.output, RESULTS_NAME)
+    if path is not None:
+        check_writable(path, "--resume" if args.resume else "--results" if args.results else "-o")
     previous = None
     if args.resume and os.path.exists(args.resume):
         previous = read_results(args.resume)
@@ -398,8 +406,29 @@ def _outputs(formats: Sequence[str], output: str | None) -> list[tuple[str, str 
                              "add -o DIR to say where")
         return [(formats[0], None)]
     if _names_directory(formats, output):
-        return [(f, os.path.join(output, FORMATS[f].filename)) for f in formats]
-    return [(formats[0], output)]
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise UsageError(f"-o {output}: it is a file, and --format {','.join(formats)} "
+                             "writes several reports into a directory; name a directory")
+        pairs = [(f, os.path.join(output, FORMATS[f].filename)) for f in formats]
+    else:
+        pairs = [(formats[0], output)]
+    for _, path in pairs:
+        check_writable(path, "-o")
+    return pairs
+
+
+def check_writable(path: str, option: str) -> None:
+    """Refuse before the audit, not after it, a report path that cannot be written: a
+    directory where a file goes, a file where a directory goes, no permission."""
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: it is a directory; name a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option} {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: no permission to write in {parent}")
 
 
 def _write_reports(outputs: list[tuple[str, str | None]], reports: Sequence[OpReport],

@@ -352,6 +352,12 @@ USAGE_ERRORS = [
     pytest.param(["merge", "nowhere.json"], "nowhere.json", id="merge-missing-file"),
     pytest.param(["merge"], "FILE", id="merge-nothing"),
     pytest.param(["audit", "--seed", "-1"], "is not a seed", id="negative-seed"),
+    pytest.param(["audit", "--format", "json,junit", "-o", "broken_ops.py"], "name a directory",
+                 id="reports-into-a-file"),
+    pytest.param(["audit", "--results", "broken_ops.py/r.jsonl"], "is a file, not a directory",
+                 id="results-under-a-file"),
+    pytest.param(["merge", "broken_ops.py", "-o", "broken_ops.py/x.json"], "not a directory",
+                 id="merge-under-a-file"),
     pytest.param(["audit", "--seed", "1.5"], "is not a seed", id="fractional-seed"),
 ]
 
