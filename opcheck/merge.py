@@ -78,13 +78,17 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
     patterns = list(first.meta.get("select") or [])
     reports = in_report_order([r for r, _ in ops.values()], patterns)
     not_run = sorted({n for item in loaded for n in item.meta.get("not_run") or []} - set(ops))
+    from . import __version__
+
     meta = {
         "tool": "opcheck",
+        "opcheck_version": __version__,  # the merging opcheck; each shard's is in merged_from
         **{key: first.meta.get(key) for key in RUN_KEYS},
         "select": patterns,
         "shard": None,
         "duration": sum(float(item.meta.get("duration") or 0.0) for item in loaded),
-        "merged_from": [{"path": item.path, "shard": item.meta.get("shard")} for item in loaded],
+        "merged_from": [{"path": item.path, "shard": item.meta.get("shard"),
+                         "opcheck_version": item.meta.get("opcheck_version")} for item in loaded],
         "not_run": not_run,
     }
     return meta, reports, warnings

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import opcheck
 from opcheck.audit import audit
 from opcheck.errors import UsageError
 from opcheck.formats import FORMATS, parse_formats, render
@@ -408,6 +409,7 @@ def test_merge_orders_ops_as_one_run_would(tmp_path, reports):
     assert warnings == []
     assert [r.name for r in merged] == sorted(r.name for r in reports)
     assert meta["seed"] == 0 and [m["shard"] for m in meta["merged_from"]] == ["1/2", "2/2"]
+    assert meta["opcheck_version"] == opcheck.__version__  # every report key, as a run's
 
 
 def test_merge_reads_results_streams_too(tmp_path, reports):
