@@ -7,6 +7,7 @@ simply by name). A resumed run, a parallel run and merged shards list ops identi
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -28,8 +29,11 @@ def select(registry: Registry, patterns: Sequence[str], broken: Sequence[str] = 
     for pattern in patterns:
         matches = sorted(n for n in registry if fnmatch.fnmatchcase(n, pattern))
         if not matches and not any(fnmatch.fnmatchcase(n, pattern) for n in broken):
+            close = difflib.get_close_matches(pattern, list(registry), n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
             raise UsageError(
-                f"no op matches {pattern!r}; `opcheck list` shows the {len(registry)} discovered ops"
+                f"no op matches {pattern!r}; {hint}`opcheck list` shows the {len(registry)} "
+                "discovered ops"
             )
         chosen += [m for m in matches if m not in chosen]
     return chosen

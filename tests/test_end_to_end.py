@@ -262,6 +262,7 @@ def test_python_dash_m_is_the_same_program(run, tmp_path):
 USAGE_ERRORS = [
     pytest.param(["audit", "no_such_op"], "no op matches 'no_such_op'", id="unknown-op"),
     pytest.param(["audit", "zz.*"], "no op matches 'zz.*'", id="glob-matches-nothing"),
+    pytest.param(["audit", "sigmoid_afine"], "did you mean sigmoid_affine", id="misspelled-op"),
     pytest.param(["audit", "--bogus"], "--bogus", id="unknown-option"),
     pytest.param(["audit", "--format", "yaml"], "yaml", id="unknown-format"),
     pytest.param(
