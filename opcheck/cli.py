@@ -8,6 +8,7 @@ closing summary go to stderr. Exit status: 0 all passed, 1 something failed or e
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import re
@@ -250,6 +251,10 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
     _check_variant(registry, names, args.variant)
+    if args.jobs == 1 and not faulthandler.is_enabled():
+        # In-process, an op that crashes the interpreter (a segfault in C code, os.abort)
+        # takes opcheck with it: leave the Python stack of the crash on stderr.
+        faulthandler.enable(all_threads=False)
     if args.max_memory and sys.platform == "win32":
         raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
     shard: Shard | None = args.shard

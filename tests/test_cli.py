@@ -392,3 +392,12 @@ def test_the_cli_starts_without_numpy(env):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_crash_in_process_leaves_the_ops_stack_on_stderr(run):
+    # The reproduce command of a crashed op runs it with --jobs 1: without isolation the
+    # crash ends opcheck too, but the fault handler shows where it happened.
+    result = run("audit", "bad.abort", "-p", "broken_ops", "--jobs", "1")
+    assert result.returncode != 0
+    assert "Fatal Python error: Aborted" in result.stderr
+    assert "broken_ops.py" in result.stderr and "in _abort" in result.stderr
