@@ -116,10 +116,7 @@ def make_plugin_manager(
         try:
             module = importlib.import_module(spec)
         except Exception as exc:
-            raise UsageError(
-                f"plugin module {spec!r} (from -p / plugins=) cannot be imported: "
-                f"{_one_line(exc)}; check the name and that it is on sys.path"
-            ) from exc
+            raise UsageError(f"plugin module {spec!r} (from -p / plugins=) {_import_failure(spec, exc)}") from exc
         register(spec, "-p", module)
 
     _check_hooks(pm, loaded, errors)
@@ -239,6 +236,20 @@ def _plugin_frame(info: PluginInfo, exc: BaseException) -> str:
 
 def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _import_failure(spec: str, exc: BaseException) -> str:
+    """Why importing module ``spec`` failed, and what to do: not found (a name or sys.path
+    problem) reads differently from a module that was found and raised while importing."""
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing is not None and (spec == missing or spec.startswith(missing + ".")):
+        return f"cannot be imported: {_one_line(exc)}; check the name and that it is on sys.path"
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if "importlib" not in frame.filename and not frame.filename.startswith("<frozen"):
+            where = f" (at {frame.filename}:{frame.lineno})"  # the innermost frame of user code
+    hint = (f"; install {missing!r}, which it imports" if missing else "; fix the module")
+    return f"was found but raised while importing: {_one_line(exc)}{where}{hint}"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -153,10 +153,11 @@ class _Plugins:
             try:
                 specs.append(importlib.import_module(name))
             except Exception as exc:
+                from .plugin_manager import _import_failure
+
                 raise PluginImportError(
-                    f"{where} names the plugin module {name!r}, which cannot be imported: "
-                    f"{type(exc).__name__}: {exc}\nCheck the module name, and that it is "
-                    f"installed or importable from the rootdir {root}."
+                    f"{where} names the plugin module {name!r}, which {_import_failure(name, exc)}"
+                    f" (or importable from the rootdir {root})"
                 ) from exc
         return specs
 

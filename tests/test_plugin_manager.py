@@ -400,3 +400,18 @@ def test_discovered_op_runs(write_plugin):
     name = write_plugin(PLUGIN_SOURCE.format(name="t.runs"))
     op = opcheck.discover([name])["t.runs"]
     np.testing.assert_array_equal(op.forward(x=np.arange(3.0)), [0.0, 2.0, 4.0])
+
+
+def test_a_plugin_found_but_raising_at_import_says_so_and_where(write_plugin):
+    name = write_plugin("import numpy\n\nraise RuntimeError('broken at import')\n")
+    with pytest.raises(opcheck.UsageError) as info:
+        opcheck.discover([name])
+    text = str(info.value)
+    assert "was found but raised while importing" in text and "check the name" not in text
+    assert f"{name}.py:3" in text
+
+
+def test_a_plugin_missing_a_dependency_names_the_dependency(write_plugin):
+    name = write_plugin("import no_such_dependency_for_opcheck\n")
+    with pytest.raises(opcheck.UsageError, match="install 'no_such_dependency_for_opcheck'"):
+        opcheck.discover([name])

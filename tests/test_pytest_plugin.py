@@ -587,8 +587,8 @@ def test_an_ini_plugin_that_cannot_be_imported_is_a_collection_error(
     result.stdout.fnmatch_lines([
         "*_ ERROR collecting opcheck _*",
         ("opcheck_plugins (in *tox.ini) names the plugin module 'mylib_opz', which cannot be "
-        "imported: ModuleNotFoundError: No module named 'mylib_opz'"),
-        "Check the module name, and that it is installed or importable from the rootdir *",
+         "imported: ModuleNotFoundError: No module named 'mylib_opz'; check the name and that it "
+         "is on sys.path (or importable from the rootdir *)"),
         "*Interrupted: 1 error during collection*",
     ])
     assert result.ret == pytest.ExitCode.INTERRUPTED
