@@ -249,7 +249,7 @@ def _check_deterministic(first: list[np.ndarray], second: list[np.ndarray]) -> N
             idx = tuple(int(i) for i in np.argwhere(a != b)[0]) if a.ndim else ()
             raise ContractError(
                 f"forward is nondeterministic: two calls on equal inputs differ (output {k} at "
-                f"index {idx}: {a[idx]!r} vs {b[idx]!r}); if it draws random numbers, make "
+                f"index {idx}: {a[idx].item()!r} vs {b[idx].item()!r}); if it draws random numbers, make "
                 "them a declared input (e.g. a dropout mask) instead"
             )
 

@@ -24,6 +24,11 @@ class ContractError(Exception):
         self.traceback = traceback
 
 
+def _kind(value: Any) -> str:
+    """'None' or 'a list': how a message names what a function returned."""
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
 def user_traceback(exc: BaseException) -> str:
     """The exception's traceback without opcheck's own frames: the op author's code only."""
     frames = [
@@ -63,7 +68,7 @@ def _one_output(value: Any, what: str) -> np.ndarray:
             return arr
         raise ContractError(f"forward returned {what} with dtype {arr.dtype}; expected a real number dtype")
     raise ContractError(
-        f"forward returned {what} as a {type(value).__name__}; expected a numpy array "
+        f"forward returned {what} as {_kind(value)}; expected a numpy array "
         "(wrap it with np.asarray), or a tuple of arrays for an op with several outputs"
     )
 
@@ -119,7 +124,8 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray]) -> tuple[dict[
     elif isinstance(raw, tuple):
         if len(raw) != len(names):
             raise ContractError(
-                f"backward returned a tuple of {len(raw)} gradients; expected {len(names)}, one per "
+                f"backward returned a tuple of {len(raw)} gradient{'s' if len(raw) != 1 else ''}; "
+                f"expected {len(names)}, one per "
                 f"input in the order {names} (None for a non-differentiable input)"
             )
         given = {k: v for k, v in zip(names, raw) if v is not None}

@@ -279,8 +279,9 @@ def _check_signature(
     ]
     if extra:
         hint = "declare it in inputs" if role == "forward" else "declare it in inputs, or give it a default"
+        inputs = [n for n in names if n != "dout"]
         raise ValueError(
-            f"{role}: parameter(s) {extra} are not inputs of the op (inputs: {names}); {hint}"
+            f"{role}: parameter(s) {extra} are not inputs of the op (its inputs: {inputs}); {hint}"
         )
 
 
