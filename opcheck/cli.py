@@ -219,7 +219,7 @@ def _show(registry: Registry, name: str, as_json: bool) -> int:
     if as_json:
         from .describe import input_schema
 
-        print(json.dumps(input_schema(op), indent=2))
+        print(json.dumps(input_schema(op, registry.plugin_of[name]), indent=2))
         return 0
     from .describe import describe_op
 

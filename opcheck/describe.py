@@ -41,13 +41,25 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
     return "\n".join(lines)
 
 
-def input_schema(op: Op) -> dict[str, Any]:
-    """The pydantic JSON schema of the op's input declarations, with their values."""
+def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
+    """The op's declaration as JSON: where it comes from, its dims and variants, each
+    input as declared (``declared``, nulls for defaults) and as audited (``low``,
+    ``high``, ``differentiable`` resolved), and the pydantic JSON schema of an input."""
     from .spec import Tensor
+
+    def one(t: Tensor) -> dict[str, Any]:
+        low, high = t.bounds
+        return {"shape": list(t.shape), "dtype": t.dtype, "low": low, "high": high,
+                "differentiable": t.is_differentiable, "declared": t.model_dump()}
 
     return {
         "op": op.name,
+        "plugin": None if plugin is None else {"name": plugin.name, "source": plugin.source},
+        "forward": source_location(op.forward),
+        "backward": source_location(op.backward),
+        "description": op.description,
         "dims": op.default_dims(),
-        "inputs": {name: t.model_dump() for name, t in op.inputs.items()},
+        "variants": list(variants(op)),
+        "inputs": {name: one(t) for name, t in op.inputs.items()},
         "tensor_schema": Tensor.model_json_schema(),
     }

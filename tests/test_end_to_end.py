@@ -240,6 +240,13 @@ def test_show_json(run):
     assert doc["inputs"]["x"]["shape"] == ["N", "D"]
     assert doc["inputs"]["w"]["dtype"] == "float64"
     assert doc["dims"] == {"N": 3, "D": 4, "M": 5}
+    # As audited (the default range resolved), and as declared (nothing given).
+    assert doc["inputs"]["x"]["low"] == -1.0 and doc["inputs"]["x"]["differentiable"] is True
+    assert doc["inputs"]["x"]["declared"]["low"] is None
+    assert doc["plugin"]["name"] == "opcheck_plugins.matmul"
+    assert doc["forward"].endswith(".py:" + doc["forward"].rsplit(":", 1)[1])
+    assert "matmul.py:" in doc["forward"] and "matmul.py:" in doc["backward"]
+    assert doc["variants"][0] == "default" and "N=1" in doc["variants"]
 
 
 def test_version(run):
