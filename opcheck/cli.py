@@ -250,7 +250,7 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
             print(f"opcheck: warning: {err}", file=sys.stderr)
     if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
-    _check_variant(registry, names, args.variant)
+    names = _with_variant(registry, names, args.variant, exact=_all_exact(args.names))
     if args.jobs == 1 and not faulthandler.is_enabled():
         # In-process, an op that crashes the interpreter (a segfault in C code, os.abort)
         # takes opcheck with it: leave the Python stack of the crash on stderr.
@@ -309,15 +309,28 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     return 0 if all(r.status == "pass" for r in ordered) else 1
 
 
-def _check_variant(registry: Registry, names: Sequence[str], variant: str | None) -> None:
+def _all_exact(patterns: Sequence[str]) -> bool:
+    return bool(patterns) and not any(ch in p for p in patterns for ch in "*?[")
+
+
+def _with_variant(registry: Registry, names: list[str], variant: str | None, exact: bool) -> list[str]:
+    """The ops that have ``variant``. An op named exactly without it is a usage error; ops
+    matched by a glob (or all ops) without it are left out, and stderr says which."""
     if variant is None:
-        return
+        return names
     from .sampling import variants
 
-    for name in names:
-        plan = variants(registry[name])
-        if variant not in plan:
-            raise UsageError(f"op {name!r} has no variant {variant!r}; its variants are {list(plan)}")
+    plans = {name: list(variants(registry[name])) for name in names}
+    lacking = [n for n in names if variant not in plans[n]]
+    if lacking and (exact or len(lacking) == len(names)):
+        name = lacking[0]
+        who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"
+        raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
+    if lacking:
+        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+        print(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it are not "
+              f"audited: {shown}", file=sys.stderr)
+    return [n for n in names if variant in plans[n]]
 
 
 def _resume(

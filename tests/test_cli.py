@@ -401,3 +401,14 @@ def test_a_crash_in_process_leaves_the_ops_stack_on_stderr(run):
     assert result.returncode != 0
     assert "Fatal Python error: Aborted" in result.stderr
     assert "broken_ops.py" in result.stderr and "in _abort" in result.stderr
+
+
+def test_a_variant_some_ops_lack_audits_the_ops_that_have_it(run):
+    result = run("audit", "--variant", "M=1", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    assert "without it are not audited" in result.stderr and "abs" in result.stderr
+    assert "matmul" in result.stdout and "[M=1]" in result.stdout and "relu " not in result.stdout
+    exact = run("audit", "abs", "--variant", "M=1")
+    assert exact.returncode == 2 and "op 'abs' has no variant 'M=1'" in exact.stderr
+    nowhere = run("audit", "--variant", "Q=9")
+    assert nowhere.returncode == 2 and "none of the" in nowhere.stderr
