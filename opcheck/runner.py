@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -85,10 +86,23 @@ def _in_process(names: Sequence[str], options: RunOptions, registry: Registry) -
         try:
             with _memory_limit(options.max_memory), _alarm(options.timeout):
                 report = audit_guarded(registry, name, options.seed, options.mode, options.variant)
-        except AuditTimeout:
-            report = error_report(name, f"timed out after {options.timeout:g} s", options.seed,
-                                  options.mode, registry.plugin_of.get(name), options.variant)
+        except AuditTimeout as exc:
+            report = error_report(name, f"timed out after {options.timeout:g} s{_stuck_at(exc)}",
+                                  options.seed, options.mode, registry.plugin_of.get(name),
+                                  options.variant)
         yield report
+
+
+def _stuck_at(exc: BaseException) -> str:
+    """' (stuck in FUNC at FILE:LINE)': the innermost frame outside opcheck when the timer
+    fired, as the worker processes' fault-handler dump says it."""
+    from .worker import _is_ours
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (stuck in {last.name} at {last.filename}:{last.lineno})"
 
 
 @contextlib.contextmanager
