@@ -90,6 +90,7 @@ def _in_process(names: Sequence[str], options: RunOptions, registry: Registry) -
             report = error_report(name, f"timed out after {options.timeout:g} s{_stuck_at(exc)}",
                                   options.seed, options.mode, registry.plugin_of.get(name),
                                   options.variant)
+            report.reproduce += f" --timeout {options.timeout:g}"
         yield report
 
 
@@ -340,8 +341,10 @@ def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, boo
         return task.future.result(), True
     except BrokenProcessPool:
         message = w.why_it_died()
-        return error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name),
-                            o.variant), False
+        report = error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name), o.variant)
+        if w.timed_out:
+            report.reproduce += f" --timeout {o.timeout:g}"  # rerun it without a minute's wait
+        return report, False
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 (the report did not make it back, e.g. unpicklable)

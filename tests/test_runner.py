@@ -61,6 +61,7 @@ def test_every_failure_mode_is_an_error_with_its_reason():
     # Where it happened, from the worker's fault-handler dump.
     assert "in _segfault at" in reports["bad.segfault"].message
     assert "broken_ops.py" in reports["bad.hang"].message
+    assert reports["bad.hang"].reproduce.endswith("--jobs 1 --timeout 1.5")
     assert reports["bad.segfault"].reproduce.endswith("--jobs 1")
 
 
@@ -95,6 +96,7 @@ def test_in_process_reports_raising_ops_and_stops_a_python_loop():
     reports = _run(names, ["broken_ops"], jobs=1, isolate=False, timeout=0.5)
     assert reports["bad.hang"].message.startswith("timed out after 0.5 s (stuck in _hang at ")
     assert "broken_ops.py:" in reports["bad.hang"].message
+    assert reports["bad.hang"].reproduce.endswith("--jobs 1 --timeout 0.5")
     assert "RuntimeError" in reports["bad.raise"].message
     assert "SystemExit" in reports["bad.sys_exit"].message
     assert reports["bad.fine"].status == "pass"
