@@ -47,7 +47,7 @@ class GradientChecker:
         self.op, self.eps, self.douts, self.f0 = op, eps, douts, f0
         self.project = fd.make_projector(douts)
         self.noise = fd.make_noise(douts)
-        self.noise_rms = fd.make_noise_rms(douts)
+        self.noise_rms = fd.make_noise(douts, rms=True)
         self.bufs = {k: v.copy() for k, v in values.items()}
         self.views = {k: batching.readonly(v) for k, v in self.bufs.items()}
         self.call: Callable[[], Any]

@@ -7,6 +7,7 @@ about ops, plugins or reports.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,34 +117,22 @@ def make_projector(douts: Sequence[np.ndarray | None]) -> Project:
     return project
 
 
-def make_noise(douts: Sequence[np.ndarray | None]) -> Project:
-    """Rounding bound of ``project(a, b)``: sum |dout| (|a| + |b|) over changed outputs."""
-    pairs = [(k, np.abs(np.ravel(d)).astype(np.float64)) for k, d in enumerate(douts) if d is not None]
+def make_noise(douts: Sequence[np.ndarray | None], rms: bool = False) -> Project:
+    """Rounding of ``project(a, b)`` over the outputs that changed: the worst case
+    sum |dout| (|a| + |b|), or with ``rms`` the typical sqrt(sum dout^2 (a^2 + b^2)) —
+    rounding errors of many outputs meet random-signed dout entries and add like a
+    random walk."""
+    power = 2 if rms else 1
+    pairs = [(k, np.abs(np.ravel(d)).astype(np.float64) ** power)
+             for k, d in enumerate(douts) if d is not None]
     single = len(douts) == 1
 
     def noise(a: Any, b: Any) -> float:
         total = 0.0
-        for k, d in pairs:
+        for k, weight in pairs:
             ak, bk, moved = _magnitudes(a if single else a[k], b if single else b[k])
-            total += float(np.dot(d, (ak + bk) * moved))
-        return total
-
-    return noise
-
-
-def make_noise_rms(douts: Sequence[np.ndarray | None]) -> Project:
-    """Typical rounding of ``project(a, b)``: sqrt(sum dout^2 (a^2 + b^2)) over changed
-    outputs. Rounding errors of different outputs meet random-signed dout entries, so they
-    add like a random walk, not in the worst case ``make_noise`` bounds."""
-    pairs = [(k, np.ravel(d).astype(np.float64) ** 2) for k, d in enumerate(douts) if d is not None]
-    single = len(douts) == 1
-
-    def noise(a: Any, b: Any) -> float:
-        total = 0.0
-        for k, d2 in pairs:
-            ak, bk, moved = _magnitudes(a if single else a[k], b if single else b[k])
-            total += float(np.dot(d2, (ak * ak + bk * bk) * moved))
-        return float(np.sqrt(total))
+            total += float(np.dot(weight, (ak**power + bk**power) * moved))
+        return math.sqrt(total) if rms else total
 
     return noise
 
@@ -185,12 +174,23 @@ def own_rounding(call: Call, flat: np.ndarray, i: int, plan: StepPlan, noise: Pr
     """sum |dout| (|f+| + |f-|) over the outputs element i's central step changes: the
     scale of the rounding in its difference (times eps)."""
     up, down = plan.values
-    flat[i] = up[i]
-    fp = _copy(call())
-    flat[i] = down[i]
-    fm = call()
-    flat[i] = plan.original[i]
+    x = float(plan.original[i])
+    fp, _ = _evaluate(call, flat, i, plan, float(up[i]) - x)
+    fm, _ = _evaluate(call, flat, i, plan, float(down[i]) - x)
     return noise(fp, fm)
+
+
+def _evaluate(
+    call: Call, flat: np.ndarray, i: int, plan: StepPlan, offset: float
+) -> tuple[Any, float]:
+    """The forward with element i moved by ``offset`` (rounded to the input's dtype), and
+    the offset that rounding realised; element i is restored afterwards."""
+    x = plan.original[i]
+    flat[i] = flat.dtype.type(float(x) + offset)
+    f = _copy(call())
+    realised = float(flat[i]) - float(x)
+    flat[i] = x
+    return f, realised
 
 
 def loop_one_sided(
@@ -285,11 +285,7 @@ def refine(
     x = float(plan.original[i])
 
     def at(offset: float) -> tuple[Any, float]:
-        flat[i] = dtype.type(x + offset)
-        f = _copy(call())
-        realised = float(flat[i]) - x
-        flat[i] = plan.original[i]
-        return f, realised
+        return _evaluate(call, flat, i, plan, offset)
 
     estimates: list[float] = []
     jumps: list[float] = []
@@ -360,7 +356,6 @@ def widen(
     inside [low, high]). Rounding in a difference shrinks as the step grows, and
     Richardson extrapolation removes the h^2 term that grows; the spread between the two
     extrapolations measures what is left."""
-    dtype = flat.dtype
     x = float(plan.original[i])
     h = float(plan.h[i])
     if x - 4 * h < min(low, x) or x + 4 * h > max(high, x):
@@ -368,11 +363,8 @@ def widen(
     c: list[float] = []
     rounding = 0.0
     for step in (h, 2 * h, 4 * h):
-        flat[i] = dtype.type(x + step)
-        fp, sp = _copy(call()), float(flat[i]) - x
-        flat[i] = dtype.type(x - step)
-        fm, sm = call(), float(flat[i]) - x
-        flat[i] = plan.original[i]
+        fp, sp = _evaluate(call, flat, i, plan, step)
+        fm, sm = _evaluate(call, flat, i, plan, -step)
         moved, change = noise_rms(fp, fm), project(fp, fm)
         if sp == sm or abs(change) <= RESOLVED * eps * moved:
             # The outputs moved by a few units of their last place at most: outputs this

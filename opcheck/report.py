@@ -152,6 +152,17 @@ def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
         f'{text[:-2]},\n  "ops": []\n}}\n'
 
 
+def run_facts(reports: Sequence[OpReport], meta: dict[str, Any]) -> list[str]:
+    """What a report file's header line says about the run ("53 ops", "seed 0", ...),
+    unescaped: each format escapes them its own way."""
+    parts = [f"{len(reports)} ops", f"seed {meta.get('seed', 0)}",
+             f"mode {meta.get('mode', 'full')}"]
+    parts += [f"{key} {meta[key]}" for key in ("variant", "shard") if meta.get(key)]
+    if meta.get("opcheck_version"):
+        parts.append(f"opcheck {meta['opcheck_version']}")
+    return parts
+
+
 def summary_counts(reports: Sequence[OpReport]) -> dict[str, int]:
     counts = {"pass": 0, "fail": 0, "error": 0}
     for r in reports:

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from cli_command import OPCHECK
 
 from opcheck.plugin_manager import discover
 
@@ -28,15 +29,7 @@ BAD_REASONS = {
 }
 
 
-def _opcheck_command() -> list[str]:
-    beside = Path(sys.executable).with_name("opcheck")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("opcheck")
-    return [found] if found else [sys.executable, "-m", "opcheck"]
 
-
-OPCHECK = _opcheck_command()
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ load is never silent, even when the selection leaves it out, and a reader that g
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from cli_command import OPCHECK
 
 BROKEN = textwrap.dedent("""
     import opcheck
@@ -25,12 +23,6 @@ BROKEN = textwrap.dedent("""
 """)
 
 
-def _opcheck() -> list[str]:
-    beside = Path(sys.executable).with_name("opcheck")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("opcheck")
-    return [found] if found else [sys.executable, "-m", "opcheck"]
 
 
 @pytest.fixture
@@ -40,7 +32,7 @@ def run(tmp_path):
     env.pop("PYTHONPATH", None)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*_opcheck(), *args], check=False, cwd=tmp_path, env=env, text=True,
+        return subprocess.run([*OPCHECK, *args], check=False, cwd=tmp_path, env=env, text=True,
                               capture_output=True, timeout=120)
 
     return run
@@ -72,7 +64,7 @@ def test_a_pattern_matching_nothing_at_all_is_still_a_usage_error(run):
                          ids=["list", "audit"])
 def test_a_reader_that_goes_away_ends_the_program_without_a_traceback(tmp_path, args):
     env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    process = subprocess.Popen([*_opcheck(), *args], cwd=tmp_path, env=env,
+    process = subprocess.Popen([*OPCHECK, *args], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.close()  # as `| head` does, before opcheck writes a line
     stderr = process.stderr.read().decode()
@@ -84,7 +76,7 @@ def test_a_reader_that_goes_away_ends_the_program_without_a_traceback(tmp_path, 
 def test_workers_run_the_same_opcheck_as_the_command_not_one_in_the_current_directory(tmp_path):
     """Run from a directory holding another `opcheck` package (a checkout of opcheck, say),
     the worker processes must still import the opcheck the command runs."""
-    command = _opcheck()
+    command = OPCHECK
     if "-m" in command:
         pytest.skip("needs the console script: `python -m` puts the current directory first")
     fake = tmp_path / "opcheck"

@@ -10,12 +10,11 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from cli_command import OPCHECK
 
 import opcheck
 
@@ -70,16 +69,7 @@ def opcheck_ops():
 """
 
 
-def _opcheck_command() -> list[str]:
-    """The console script installed next to this interpreter, else ``python -m opcheck``."""
-    beside = Path(sys.executable).with_name("opcheck")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("opcheck")
-    return [found] if found else [sys.executable, "-m", "opcheck"]
 
-
-OPCHECK = _opcheck_command()
 
 
 @pytest.fixture

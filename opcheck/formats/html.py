@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..report import summary_counts, summary_line, worst_input
+from ..report import run_facts, summary_counts, summary_line, worst_input
 from ..result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult
 from .heatmap import heatmap_html
 
@@ -66,7 +66,7 @@ def render_html(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
         f"<title>opcheck: {e(verdict)}</title>",
         f"<style>{STYLE}{_filter_css()}</style></head><body>",
         f"<h1>opcheck audit: {e(verdict)}</h1>",
-        f'<p class="meta">{_meta_line(reports, meta)}</p>',
+        f'<p class="meta">{" · ".join(e(part) for part in run_facts(reports, meta))}</p>',
     ]
     not_run = list(meta.get("not_run") or [])
     if not_run:
@@ -95,16 +95,6 @@ def _filter_css() -> str:
                      "{display:none}")
     rules.append('#show-bad:checked~table.ops tbody tr[data-status="pass"]{display:none}')
     return "\n".join(rules)
-
-
-def _meta_line(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
-    parts = [f"{len(reports)} ops", f"seed {e(meta.get('seed', 0))}", f"mode {e(meta.get('mode', 'full'))}"]
-    for key in ("variant", "shard"):
-        if meta.get(key):
-            parts.append(f"{key} {e(meta[key])}")
-    if meta.get("opcheck_version"):
-        parts.append(f"opcheck {e(meta['opcheck_version'])}")
-    return " · ".join(parts)
 
 
 def _summary_table(reports: Sequence[OpReport], ids: dict[int, str]) -> str:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..report import format_op, summary_line, worst_input
+from ..report import format_op, run_facts, summary_line, worst_input
 from ..result import OpReport
 
 BADGE = {"pass": "✅ pass", "fail": "❌ FAIL", "error": "💥 ERROR"}
@@ -48,7 +48,8 @@ def _num(value: float | None) -> str:
 
 def render_markdown(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
     duration = float(meta.get("duration") or 0.0)
-    lines = [f"## opcheck: {md(summary_line(reports, duration))}", "", _run_line(reports, meta), ""]
+    facts = " · ".join(md(part) for part in run_facts(reports, meta))
+    lines = [f"## opcheck: {md(summary_line(reports, duration))}", "", facts, ""]
     not_run = list(meta.get("not_run") or [])
     if not_run:
         lines += [f"**Interrupted**: {len(not_run)} ops were not run: "
@@ -74,14 +75,6 @@ def render_markdown(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
                      f"| {len(r.variants)} | {md(r.plugin or '–')} |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
-
-
-def _run_line(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
-    parts = [f"{len(reports)} ops", f"seed {md(meta.get('seed', 0))}", f"mode {md(meta.get('mode', 'full'))}"]
-    for key in ("variant", "shard"):
-        if meta.get(key):
-            parts.append(f"{key} {md(meta[key])}")
-    return " · ".join(parts)
 
 
 def _where(report: OpReport) -> str:
