@@ -146,6 +146,12 @@ class Op(BaseModel):
     inputs: dict[str, Tensor]
     forward: Callable[..., Any]
     backward: Callable[..., Any]
+    #: Forward-mode rule (CONTRACT.md §7): called with every input, ``tangents`` and
+    #: optionally ``out``; returns the output tangent.
+    jvp: Callable[..., Any] | None = None
+    #: Second-order rule (CONTRACT.md §7): the VJP of ``backward``; called with ``ggrads``,
+    #: ``dout``, every input and optionally ``out``.
+    double_backward: Callable[..., Any] | None = None
     dims: dict[str, int] = {}
     description: str = ""
     rtol: float | None = None
@@ -213,6 +219,11 @@ class Op(BaseModel):
             )
         _check_signature("forward", self.forward, list(self.inputs), optional=())
         _check_signature("backward", self.backward, ["dout", *self.inputs], optional=("out",))
+        if self.jvp is not None:
+            _check_signature("jvp", self.jvp, [*self.inputs, "tangents"], optional=("out",))
+        if self.double_backward is not None:
+            _check_signature("double_backward", self.double_backward,
+                             ["ggrads", "dout", *self.inputs], optional=("out",))
         return self
 
     @property
