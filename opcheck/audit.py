@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import contract
+from . import contract, forward_mode
 from .checker import GradientChecker
 from .contract import ContractError
 from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
-from .result import HEATMAP_INPUTS, OpReport, VariantResult, worst_status
+from .result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult, worst_status
 from .sampling import rng_for, sample_cotangent, sample_inputs, variants
 from .spec import Op
 
@@ -189,27 +189,43 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
         raise ContractError("forward has no floating-point output, so there is nothing to differentiate")
     dout_arg = tuple(douts) if multi else douts[0]
     out_arg = tuple(outs) if multi else outs[0]
-    grads = _backward(op, values, dout_arg, out_arg, result)
-    _check_linear(op, values, dout_arg, out_arg, grads, result)
+    grads = None
+    if op.backward is not None:
+        grads = _backward(op, values, dout_arg, out_arg, result)
+        _check_linear(op, values, dout_arg, out_arg, grads, result)
 
     eps = float(max([_precision(o, result) for o in outs if o.dtype.kind == "f"]
-              + [np.finfo(values[n].dtype).eps for n in grads]))
+              + [np.finfo(values[n].dtype).eps for n in (grads or op.differentiable_inputs)]))
     checker = GradientChecker(op, values, douts, out_arg, eps)
     for name in op.inputs:
-        if name in grads:
+        if grads is not None and name in grads:
             result.inputs.append(checker.check(name, grads[name], mode, rng))
+    if op.jvp is not None:
+        forward_mode.check(op, values, douts, outs, multi, out_arg, grads, checker, mode, rng, result)
     failed = [i for i in result.inputs if i.status == "fail"]
     if failed and result.status == "pass":
         result.status = "fail"
-        first = failed[0]
-        w = first.worst
-        result.message = (
-            f"gradient mismatch in input {first.name!r}: {first.counts['fail']} / {first.size} "
-            f"elements differ; worst at {w.index}: analytic {w.analytic:.6g} vs numeric {w.numeric:.6g}"
-            if w else f"gradient mismatch in input {first.name!r}"
-        )
+        result.message = _mismatch_message(failed[0])
     for item in result.inputs:
         result.warnings += [f"{item.name}: {note}" for note in item.notes if note.startswith("no element")]
+
+
+_WHAT = {"backward": "gradient mismatch", "jvp": "JVP mismatch",
+         "double_backward": "second-order mismatch"}
+
+
+def _mismatch_message(first: InputResult) -> str:
+    w = first.worst
+    if first.check == "adjoint":
+        return (f"jvp and backward disagree for input {first.name!r} (adjoint test): "
+                f"<u, backward(v)> = {w.analytic:.6g} vs <jvp(u), v> = {w.numeric:.6g}"
+                if w else f"jvp and backward disagree for input {first.name!r}")
+    what = _WHAT.get(first.check, "mismatch")
+    return (
+        f"{what} in input {first.name!r}: {first.counts['fail']} / {first.size} "
+        f"elements differ; worst at {w.index}: analytic {w.analytic:.6g} vs numeric {w.numeric:.6g}"
+        if w else f"{what} in input {first.name!r}"
+    )
 
 
 def _precision(out: np.ndarray, result: VariantResult) -> float:

@@ -12,7 +12,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,6 +32,23 @@ SHOWN_MISMATCHES = 5
 HEATMAP_ELEMENTS = 16384
 #: Random signed directions per input in fast mode.
 PROJECTIONS = 4
+
+
+class Directional(Protocol):
+    """A gradient known through its directional derivatives (``<dout, jvp(d)>``): a few
+    directions are cheap (fast mode), the dense gradient costs one call per element."""
+
+    def along(self, directions: np.ndarray) -> np.ndarray:
+        """<gradient, d> for each row d of ``directions`` (k, n)."""
+        ...
+
+    def dense(self) -> np.ndarray:
+        """The whole gradient, shaped like the input."""
+        ...
+
+
+def _dense(grad: np.ndarray | Directional) -> np.ndarray:
+    return grad if isinstance(grad, np.ndarray) else grad.dense()
 
 
 def default_rtol(eps: float) -> float:
@@ -65,7 +82,11 @@ class GradientChecker:
         # A partial calls straight into the op: the hot loop pays no Python frame of ours.
         self.call = functools.partial(op.forward, **self.views)
 
-    def check(self, name: str, grad: np.ndarray, mode: str, rng: np.random.Generator) -> InputResult:
+    def check(self, name: str, grad: np.ndarray | Directional, mode: str,
+              rng: np.random.Generator) -> InputResult:
+        """Compare ``grad`` (backward's gradient of input ``name``, or a ``Directional``:
+        one that is cheaper along a few directions than in full, such as a JVP's) with
+        finite differences of ``<dout, forward>``."""
         started = time.perf_counter()
         if mode == "fast":
             try:
@@ -96,14 +117,14 @@ class GradientChecker:
             for d, o in zip(self.douts, outs) if d is not None
         ))
 
-    def _full(self, name: str, grad: np.ndarray) -> InputResult:
+    def _full(self, name: str, grad: np.ndarray | Directional) -> InputResult:
         started = time.perf_counter()
         tensor = self.op.inputs[name]
         buf = self.bufs[name]
         flat = buf.reshape(-1)
         low, high = tensor.bounds
         plan = fd.plan_steps(buf, self.eps, low, high)
-        analytic = grad.astype(np.float64).ravel()
+        analytic = _dense(grad).astype(np.float64).ravel()
         numeric = np.empty(flat.size)
         copy = self._returns_views(buf)
         try:
@@ -124,7 +145,7 @@ class GradientChecker:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _projections(self, name: str, grad: np.ndarray, rng: np.random.Generator) -> InputResult | str | None:
+    def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator) -> InputResult | str | None:
         """Fast mode: compare <dout, J d> (finite differences) with <backward(dout), d> for
         ``PROJECTIONS`` random signed directions d; ``None`` when any of them disagrees, and
         the reason when the projections cannot cover the input."""
@@ -155,7 +176,8 @@ class GradientChecker:
         # The offsets the rounded inputs really realise: (x + d) - (x - d), exactly once
         # rounded (each half is exact), in float64.
         offsets = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
-        analytic = offsets @ grad.astype(np.float64, copy=False).ravel()
+        analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
+                    if isinstance(grad, np.ndarray) else grad.along(offsets))
         numeric = np.empty(PROJECTIONS)
         if batching.batchable(self.op.forward, self.bufs, name, rows,
                               lambda r: sample_tensor(tensor, buf.shape, r)):

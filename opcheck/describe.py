@@ -22,8 +22,11 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
         f"op:          {op.name}",
         f"plugin:      {plugin.name} ({plugin.source})",
         f"forward:     {getattr(op.forward, '__qualname__', op.forward)!s} at {source_location(op.forward)}",
-        f"backward:    {getattr(op.backward, '__qualname__', op.backward)!s} at {source_location(op.backward)}",
     ]
+    for role in ("backward", "jvp", "double_backward"):
+        fn = getattr(op, role)
+        if fn is not None:
+            lines.append(f"{role + ':':<12} {getattr(fn, '__qualname__', fn)!s} at {source_location(fn)}")
     if op.description:
         lines.append(f"description: {op.description}")
     dims = op.default_dims()
@@ -56,7 +59,10 @@ def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
         "op": op.name,
         "plugin": None if plugin is None else {"name": plugin.name, "source": plugin.source},
         "forward": source_location(op.forward),
-        "backward": source_location(op.backward),
+        "backward": source_location(op.backward) if op.backward is not None else None,
+        "jvp": source_location(op.jvp) if op.jvp is not None else None,
+        "double_backward": (source_location(op.double_backward)
+                            if op.double_backward is not None else None),
         "description": op.description,
         "dims": op.default_dims(),
         "variants": list(variants(op)),

@@ -23,10 +23,17 @@ def _num(value: float | None, spec: str = ".3g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+#: The first words of a mismatch report, per check (``result.CHECKS``).
+HEADINGS = {"backward": "Gradient mismatch", "jvp": "JVP mismatch",
+            "double_backward": "Second-order mismatch"}
+
+
 def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> str:
     """A numpy.testing-style mismatch report for one input of one variant."""
+    if item.check == "adjoint":
+        return format_adjoint_failure(op, variant, item)
     lines = [
-        f"Gradient mismatch: op {op!r}, input {item.name!r}, variant {variant.label} "
+        f"{HEADINGS.get(item.check, 'Mismatch')}: op {op!r}, input {item.name!r}, variant {variant.label} "
         f"(dims {_dims(variant.dims)}, seed {variant.seed})",
         f"Mismatched elements: {item.counts['fail']} / {item.size} "
         f"({100.0 * item.counts['fail'] / max(1, item.size):.3g}%)",
@@ -42,6 +49,22 @@ def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> 
             f"  {e.index!s:<14}{e.analytic:>14.7g}{e.numeric:>14.7g}{e.abs_error:>11.3g}"
             f"{e.error_estimate:>12.3g}"
         )
+    return "\n".join(lines)
+
+
+def format_adjoint_failure(op: str, variant: VariantResult, item: InputResult) -> str:
+    """The adjoint (dot-product) test's report: both sides and the rounding allowed."""
+    e = item.worst
+    lines = [
+        f"Adjoint mismatch: op {op!r}, input {item.name!r}, variant {variant.label} "
+        f"(dims {_dims(variant.dims)}, seed {variant.seed})",
+        "jvp and backward are not transposes of each other: <jvp(u), v> != <u, backward(v)> "
+        "for a random tangent u of this input and v = dout",
+    ]
+    if e is not None:
+        lines += [f"  <u, backward(v)> = {e.analytic:.17g}",
+                  f"  <jvp(u), v>      = {e.numeric:.17g}",
+                  f"  |diff| = {e.abs_error:.3g}, allowed {e.error_estimate:.3g} (rounding only)"]
     return "\n".join(lines)
 
 
@@ -74,7 +97,7 @@ def format_op(report: OpReport) -> str:
     for variant in report.variants:
         for item in variant.inputs:
             for note in item.notes:
-                lines.append(f"note: {variant.label}, input {item.name!r}: {note}")
+                lines.append(f"note: {variant.label}, input {item.label!r}: {note}")
     for warning in report.warnings:
         lines.append(f"warning: {warning}")
     if report.reproduce:
@@ -103,7 +126,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
         where, element = "-", "-"
         if found:
             variant, item = found
-            where = f"{item.name} [{variant.label}]"
+            where = f"{item.label} [{variant.label}]"
             if item.worst:
                 e = item.worst
                 element = f"{e.index}: {e.analytic:.6g} vs {e.numeric:.6g}"

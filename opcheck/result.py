@@ -11,6 +11,12 @@ from typing import Any
 
 STATUSES = ("pass", "fail", "error")
 
+#: What an ``InputResult`` compares (docs/method.md): ``backward`` against finite
+#: differences of forward; ``jvp`` likewise; ``adjoint``, jvp against backward
+#: (<jvp(u), v> = <u, backward(v)>); ``double_backward`` against finite differences of
+#: backward.
+CHECKS = ("backward", "jvp", "adjoint", "double_backward")
+
 
 def worst_status(statuses: list[str]) -> str:
     """error beats fail beats pass (an empty list passes)."""
@@ -65,10 +71,17 @@ class InputResult:
     #: |analytic - numeric| for every element in C order (None where it was not compared:
     #: a kink or an unresolved element), kept for failing inputs only: the HTML heat map.
     abs_errors: list[float | None] | None = None
+    #: Which rule this compares (one of ``CHECKS``).
+    check: str = "backward"
 
     @property
     def size(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def label(self) -> str:
+        """How reports name it: the input for the VJP check, "jvp:x" for the others."""
+        return self.name if self.check == "backward" else f"{self.check}:{self.name}"
 
 
 @dataclass

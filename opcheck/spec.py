@@ -29,6 +29,8 @@ __all__ = ["DEFAULT_DIM", "Op", "Tensor"]
 DEFAULT_DIM = 3
 
 _FLOAT_RANGE = (-1.0, 1.0)
+#: Complex dtypes the audit checks (real and imaginary parts are differenced separately).
+_COMPLEX = ("complex64", "complex128")
 
 
 class Tensor(BaseModel):
@@ -81,10 +83,10 @@ class Tensor(BaseModel):
                 f"dtype={value!r} is not a numpy dtype; use a name such as 'float64', "
                 "'float32' or 'int64'"
             ) from None
-        if dtype.kind not in "biuf":
+        if dtype.kind not in "biufc" or dtype.name not in _COMPLEX and dtype.kind == "c":
             raise ValueError(
                 f"dtype={value!r} ({dtype.name}) is not supported; opcheck checks "
-                "floating, integer and bool inputs"
+                "floating, complex64/complex128, integer and bool inputs"
             )
         return dtype.name
 
@@ -100,7 +102,7 @@ class Tensor(BaseModel):
                 f"an integer tensor (dtype={dtype!r}) must declare its range: "
                 "low=... and high=... (values are drawn from [low, high))"
             )
-        if kind == "f":
+        if kind in "fc":
             low = _FLOAT_RANGE[0] if low is None else low
             high_ = _FLOAT_RANGE[1] if high is None else high
             if not low < high_:
@@ -112,9 +114,9 @@ class Tensor(BaseModel):
     @model_validator(mode="after")
     def _differentiability(self) -> Tensor:
         kind = np.dtype(self.dtype).kind
-        if self.differentiable and kind != "f":
+        if self.differentiable and kind not in "fc":
             raise ValueError(
-                f"differentiable=True needs a floating dtype, not {self.dtype!r}"
+                f"differentiable=True needs a floating or complex dtype, not {self.dtype!r}"
             )
         return self
 
@@ -131,21 +133,24 @@ class Tensor(BaseModel):
     def is_differentiable(self) -> bool:
         if self.differentiable is not None:
             return self.differentiable
-        return np.dtype(self.dtype).kind == "f"
+        return np.dtype(self.dtype).kind in "fc"
 
     def concrete_shape(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(size if isinstance(size, int) else dims[size] for size in self.shape)
 
 
 class Op(BaseModel):
-    """One differentiable operation: forward, backward (a VJP) and its input schemas."""
+    """One differentiable operation: forward, its derivative rules (``backward``, a VJP;
+    ``jvp``, forward mode; or both) and its input schemas."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     inputs: dict[str, Tensor]
     forward: Callable[..., Any]
-    backward: Callable[..., Any]
+    #: Reverse-mode rule (a VJP). Optional when ``jvp`` is given: forward-mode registries
+    #: declare only that.
+    backward: Callable[..., Any] | None = None
     #: Forward-mode rule (CONTRACT.md §7): called with every input, ``tangents`` and
     #: optionally ``out``; returns the output tangent.
     jvp: Callable[..., Any] | None = None
@@ -162,9 +167,12 @@ class Op(BaseModel):
     skip: dict[str, str] = {}
 
     _takes_out: bool = PrivateAttr(default=False)
+    _jvp_takes_out: bool = PrivateAttr(default=False)
 
     def model_post_init(self, context: Any) -> None:
-        self._takes_out = _accepts(self.backward, "out")  # once, not per audit call
+        # once, not per audit call
+        self._takes_out = self.backward is not None and _accepts(self.backward, "out")
+        self._jvp_takes_out = self.jvp is not None and _accepts(self.jvp, "out")
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -218,7 +226,15 @@ class Op(BaseModel):
                 "check the spelling"
             )
         _check_signature("forward", self.forward, list(self.inputs), optional=())
-        _check_signature("backward", self.backward, ["dout", *self.inputs], optional=("out",))
+        if self.backward is None and self.jvp is None:
+            raise ValueError(
+                "the op has no derivative rule to check: give backward=... (a vector-Jacobian "
+                "product), jvp=... (a Jacobian-vector product), or both"
+            )
+        if self.backward is not None:
+            _check_signature("backward", self.backward, ["dout", *self.inputs], optional=("out",))
+        if self.double_backward is not None and self.backward is None:
+            raise ValueError("double_backward is the VJP of backward: it needs backward=... too")
         if self.jvp is not None:
             _check_signature("jvp", self.jvp, [*self.inputs, "tangents"], optional=("out",))
         if self.double_backward is not None:
@@ -245,6 +261,9 @@ class Op(BaseModel):
 
     def backward_takes_out(self) -> bool:
         return self._takes_out
+
+    def jvp_takes_out(self) -> bool:
+        return self._jvp_takes_out
 
 
 def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:

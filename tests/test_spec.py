@@ -185,9 +185,9 @@ TENSOR_CASES = [
         id="tensor-unknown-dtype",
     ),
     pytest.param(
-        lambda: Tensor(shape=(2,), dtype="complex128"),
-        ["dtype", "complex128", "not supported"],
-        id="tensor-complex-dtype",
+        lambda: Tensor(shape=(2,), dtype="complex256"),
+        ["dtype", "complex256", "not supported"],
+        id="tensor-complex256-dtype",
     ),
     pytest.param(
         lambda: Tensor(shape=(2,), dtype="U3"), ["dtype", "not supported"], id="tensor-string-dtype"

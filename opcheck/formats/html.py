@@ -104,7 +104,7 @@ def _summary_table(reports: Sequence[OpReport], ids: dict[int, str]) -> str:
     for r in reports:
         name = (f'<a href="#{ids[id(r)]}">{e(r.name)}</a>' if r.status != "pass" else e(r.name))
         found = worst_input(r)
-        where = e(f"{found[1].name} [{found[0].label}]") if found else "–"
+        where = e(f"{found[1].label} [{found[0].label}]") if found else "–"
         reason = e((r.message or "").splitlines()[0]) if r.status != "pass" and r.message else ""
         rows.append(
             f'<tr data-status="{e(r.status)}"><td>{name}</td>'
@@ -129,7 +129,7 @@ def _details(report: OpReport, anchor: str) -> str:
     for variant, item in failing[:MAX_MAPS]:
         out.append(_input_failure(report, variant, item))
     if len(failing) > MAX_MAPS:
-        rest = ", ".join(f"{i.name} [{v.label}]" for v, i in failing[MAX_MAPS:])
+        rest = ", ".join(f"{i.label} [{v.label}]" for v, i in failing[MAX_MAPS:])
         out.append(f'<p class="note">Also failing: {e(rest)} (the JSON report has their figures)</p>')
     for warning in report.warnings:
         out.append(f'<p class="note">warning: {e(warning)}</p>')
@@ -140,11 +140,11 @@ def _details(report: OpReport, anchor: str) -> str:
 
 
 def _input_failure(report: OpReport, variant: VariantResult, item: InputResult) -> str:
-    caption = (f"input {item.name!r} of {report.name}, variant {variant.label}, "
+    caption = (f"input {item.label!r} of {report.name}, variant {variant.label}, "
                f"shape {tuple(item.shape)}, {item.dtype}")
     fail = item.counts.get("fail", 0)
     share = 100.0 * fail / max(1, item.size)
-    out = [f"<h3>input {e(item.name)}, variant {e(variant.label)}</h3>",
+    out = [f"<h3>input {e(item.label)}, variant {e(variant.label)}</h3>",
            (f"<p>Mismatched elements: {fail} / {item.size} ({share:.3g}%); max abs difference "
             f"{_num(item.max_abs_error)}, max rel difference {_num(item.max_rel_error)}; "
             f"rtol {item.rtol:.3g}, atol {item.atol:.3g}</p>"),

@@ -83,4 +83,4 @@ def _where(report: OpReport) -> str:
         variant = report.failing_variant()
         return md(f"[{variant.label}]") if variant else "–"
     variant, item = found
-    return md(f"{item.name} [{variant.label}]")
+    return md(f"{item.label} [{variant.label}]")
