@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import contract, forward_mode
+from . import contract, forward_mode, second_order
 from .checker import GradientChecker
 from .contract import ContractError
 from .errors import InputError, UsageError
@@ -25,6 +25,7 @@ from .sampling import rng_for, sample_cotangent, sample_inputs, variants
 from .spec import Op
 
 MODES = ("full", "fast")
+ORDERS = (1, 2)
 
 
 def audit(
@@ -36,14 +37,19 @@ def audit(
     variant: str | None = None,
     plugins: Iterable[PluginSpec] = (),
     plugin: PluginInfo | None = None,
+    order: int = 2,
 ) -> OpReport:
     """Audit ``op`` (an ``Op`` or a discovered op's name) and return its report.
 
     ``variant`` restricts the audit to one shape variant ("default", "N=1", ...);
-    ``inputs`` fixes some or all input values (their shapes fix the symbolic dims).
+    ``inputs`` fixes some or all input values (their shapes fix the symbolic dims);
+    ``order=1`` skips the second-order check of ops that declare ``double_backward``.
     """
     if mode not in MODES:
         raise UsageError(f"mode={mode!r} is not a mode; use one of {MODES}")
+    if order not in ORDERS or isinstance(order, bool):
+        raise UsageError(f"order={order!r} is not an order; use 1 (first-order rules only) or 2 "
+                         "(also double_backward, where an op declares it; the default)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UsageError(f"seed={seed!r} is not a seed; use a whole number >= 0 "
                          "(the same seed gives bitwise the same inputs)")
@@ -68,7 +74,8 @@ def audit(
                     f"op {op.name!r} has no variant {variant!r}; its variants are {list(plan)}"
                 )
             plan = {variant: plan[variant]}
-    results = [_audit_variant(op, label, dims, seed, mode, given) for label, dims in plan.items()]
+    results = [_audit_variant(op, label, dims, seed, mode, given, order)
+               for label, dims in plan.items()]
     report = OpReport(
         name=op.name,
         status=worst_status([v.status for v in results]),
@@ -155,7 +162,7 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
 
 def _audit_variant(
     op: Op, label: str, dims: dict[str, int], seed: int, mode: str,
-    given: dict[str, np.ndarray] | None,
+    given: dict[str, np.ndarray] | None, order: int = 2,
 ) -> VariantResult:
     result = VariantResult(label=label, dims=dims, seed=seed)
     rng = rng_for(seed, op.name, label)
@@ -163,7 +170,7 @@ def _audit_variant(
     if given:
         values.update({k: v.copy() for k, v in given.items()})
     try:
-        _check(op, values, rng, mode, result)
+        _check(op, values, rng, mode, result, order)
     except ContractError as exc:
         result.status, result.message, result.traceback = "error", exc.message, exc.traceback
     return result
@@ -174,7 +181,7 @@ def _copies(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode: str,
-           result: VariantResult) -> None:
+           result: VariantResult, order: int = 2) -> None:
     # Forward: contract, finiteness, determinism (first call against a second one).
     work = _copies(values)
     raw = contract.call(op.forward, "forward", work)
@@ -202,6 +209,8 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
             result.inputs.append(checker.check(name, grads[name], mode, rng))
     if op.jvp is not None:
         forward_mode.check(op, values, douts, outs, multi, out_arg, grads, checker, mode, rng, result)
+    if op.double_backward is not None and grads is not None and order >= 2:
+        second_order.check(op, values, dout_arg, out_arg, grads, eps, mode, rng, result)
     failed = [i for i in result.inputs if i.status == "fail"]
     if failed and result.status == "pass":
         result.status = "fail"

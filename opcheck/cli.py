@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="seed for inputs and dout (default 0)")
     run.add_argument("--mode", choices=MODES, default="full",
                      help="full: every element; fast: random projections (default full)")
+    run.add_argument("--order", type=int, choices=(1, 2), default=2,
+                     help="2: also check double_backward where an op declares it (default); "
+                          "1: first-order rules only (backward, jvp, the adjoint test)")
     run.add_argument("--variant", metavar="LABEL",
                      help="audit only this shape variant, e.g. default or N=1")
     batch = run.add_argument_group("batch audits")
@@ -272,7 +275,7 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
                 writer.write(report)
     todo = [n for n in names if n not in reports]
     jobs = args.jobs or available_cores()
-    options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant,
+    options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant, order=args.order,
                          plugins=tuple(args.plugins), jobs=jobs, isolate=args.jobs != 1,
                          timeout=args.timeout or None, max_memory=args.max_memory)
     total = len(names) + len(broken)

@@ -108,8 +108,10 @@ def check_unmodified(role: str, given: Mapping[str, np.ndarray], pristine: Mappi
             )
 
 
-def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Backward's result as input name → float array, checked against the contract.
+def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray], role: str = "backward",
+              ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Backward's (or ``role``'s) result as input name → float array, checked against the
+    contract.
 
     Returns the gradients of the differentiable inputs and a list of warnings."""
     names = list(op.inputs)
@@ -117,21 +119,21 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray]) -> tuple[dict[
         unknown = [k for k in raw if k not in op.inputs]
         if unknown:
             raise ContractError(
-                f"backward returned gradients for {unknown}, which are not inputs of the op "
+                f"{role} returned gradients for {unknown}, which are not inputs of the op "
                 f"(inputs: {names})"
             )
         given = {k: v for k, v in raw.items() if v is not None}
     elif isinstance(raw, tuple):
         if len(raw) != len(names):
             raise ContractError(
-                f"backward returned a tuple of {len(raw)} gradient{'s' if len(raw) != 1 else ''}; "
+                f"{role} returned a tuple of {len(raw)} gradient{'s' if len(raw) != 1 else ''}; "
                 f"expected {len(names)}, one per "
                 f"input in the order {names} (None for a non-differentiable input)"
             )
         given = {k: v for k, v in zip(names, raw) if v is not None}
     else:
         raise ContractError(
-            f"backward returned a {type(raw).__name__}; expected a dict input name → gradient, "
+            f"{role} returned a {type(raw).__name__}; expected a dict input name → gradient, "
             f"or a tuple of gradients in the order {names}"
         )
     warnings: list[str] = []
@@ -140,27 +142,27 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray]) -> tuple[dict[
         tensor = op.inputs[name]
         if not tensor.is_differentiable:
             if name in given:
-                warnings.append(f"backward returned a gradient for non-differentiable input {name!r}; it is ignored")
+                warnings.append(f"{role} returned a gradient for non-differentiable input {name!r}; it is ignored")
             continue
         if name not in given:
             raise ContractError(
-                f"backward returned no gradient for differentiable input {name!r}; return one, "
+                f"{role} returned no gradient for differentiable input {name!r}; return one, "
                 "or declare the input with differentiable=False"
             )
         value = given[name]
         if not isinstance(value, (np.ndarray, np.generic, int, float)):
             raise ContractError(
-                f"backward returned the gradient of {name!r} as a {type(value).__name__}; expected a numpy array"
+                f"{role} returned the gradient of {name!r} as a {type(value).__name__}; expected a numpy array"
             )
         grad = np.asarray(value)
         expected = inputs[name].shape
         if grad.shape != expected:
             raise ContractError(
-                f"backward returned a gradient of shape {grad.shape} for input {name!r} of shape "
+                f"{role} returned a gradient of shape {grad.shape} for input {name!r} of shape "
                 f"{expected}; a gradient has its input's shape (sum over broadcast axes)"
             )
         if grad.dtype.kind not in "biuf":
-            raise ContractError(f"backward returned a gradient of dtype {grad.dtype} for input {name!r}")
+            raise ContractError(f"{role} returned a gradient of dtype {grad.dtype} for input {name!r}")
         if grad.dtype != inputs[name].dtype:
             warnings.append(
                 f"the gradient of {name!r} has dtype {grad.dtype}, its input {inputs[name].dtype}"
@@ -168,7 +170,7 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray]) -> tuple[dict[
         if grad.dtype.kind == "f" and not np.all(np.isfinite(grad)):
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(grad))[0])
             raise ContractError(
-                f"backward returned {grad[bad]} in the gradient of {name!r} at index {bad} "
+                f"{role} returned {grad[bad]} in the gradient of {name!r} at index {bad} "
                 "although every input is finite"
             )
         result[name] = grad

@@ -52,6 +52,7 @@ class RunOptions:
     seed: int = 0
     mode: str = "full"
     variant: str | None = None
+    order: int = 2
     plugins: tuple[str, ...] = ()
     jobs: int = 1
     isolate: bool = True
@@ -85,7 +86,8 @@ def _in_process(names: Sequence[str], options: RunOptions, registry: Registry) -
     for name in names:
         try:
             with _memory_limit(options.max_memory), _alarm(options.timeout):
-                report = audit_guarded(registry, name, options.seed, options.mode, options.variant)
+                report = audit_guarded(registry, name, options.seed, options.mode, options.variant,
+                                       options.order)
         except AuditTimeout as exc:
             report = error_report(name, f"timed out after {options.timeout:g} s{_stuck_at(exc)}",
                                   options.seed, options.mode, registry.plugin_of.get(name),
@@ -194,7 +196,7 @@ class _Worker:
         from .worker import audit_in_worker
 
         o = self.options
-        future = self.executor.submit(audit_in_worker, name, o.seed, o.mode, o.variant)
+        future = self.executor.submit(audit_in_worker, name, o.seed, o.mode, o.variant, o.order)
         self.tasks.append(_Task(name, future, None if self.tasks else time.monotonic()))
 
     def finished(self) -> _Task | None:

@@ -34,7 +34,7 @@ class AuditTimeout(BaseException):
 
 
 def audit_guarded(
-    registry: Registry, name: str, seed: int, mode: str, variant: str | None
+    registry: Registry, name: str, seed: int, mode: str, variant: str | None, order: int = 2,
 ) -> OpReport:
     """``audit`` one discovered op; whatever it raises becomes an ``error`` report."""
     info = registry.plugin_of.get(name)
@@ -42,7 +42,7 @@ def audit_guarded(
         return error_report(name, "the op was not found when the worker discovered the plugins "
                             "(is its plugin deterministic?)", seed, mode, None)
     try:
-        return audit(registry[name], seed=seed, mode=mode, variant=variant, plugin=info)
+        return audit(registry[name], seed=seed, mode=mode, variant=variant, plugin=info, order=order)
     except (UsageError, KeyboardInterrupt, AuditTimeout):
         raise
     except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
@@ -120,12 +120,12 @@ def worker_pid() -> int:
     return os.getpid()
 
 
-def audit_in_worker(name: str, seed: int, mode: str, variant: str | None) -> OpReport:
+def audit_in_worker(name: str, seed: int, mode: str, variant: str | None, order: int = 2) -> OpReport:
     timeout = _state["timeout"]
     if timeout:  # leave a stack dump just before the parent's deadline: where it hung
         faulthandler.dump_traceback_later(max(0.05, timeout * 0.9), file=_state["log"])
     try:
-        return audit_guarded(_state["registry"], name, seed, mode, variant)
+        return audit_guarded(_state["registry"], name, seed, mode, variant, order)
     finally:
         if timeout:
             faulthandler.cancel_dump_traceback_later()

@@ -1,0 +1,135 @@
+"""Second-order rules (``Op.double_backward``): the VJP of ``backward``, checked against
+finite differences of backward itself.
+
+``backward`` is a function of the inputs and ``dout`` whose outputs are the gradients; its
+VJP with cotangents ``ggrads`` is what ``double_backward`` returns. So the check is the
+first-order check of a derived op — forward := backward (with ``out`` recomputed from the
+perturbed inputs), backward := double_backward, dout := ggrads — run by the same
+``GradientChecker``: same steps, error estimates, kinks, fast mode and localisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import contract
+from .checker import GradientChecker
+from .contract import ContractError
+from .result import VariantResult
+from .spec import Op, Tensor, _accepts
+
+#: The name ``dout`` has as an input of the derived op (and in double_backward's result).
+DOUT = "dout"
+#: dout is a free variable of backward: no range limits its steps.
+_UNBOUNDED = 1e300
+
+
+@dataclass
+class BackwardAsForward:
+    """The derived op the checker differentiates: what it reads of an ``Op``."""
+
+    name: str
+    inputs: dict[str, Tensor]
+    forward: Any
+    rtol: float | None = None
+    atol: float | None = None
+    differentiable_inputs: tuple[str, ...] = field(default_factory=tuple)
+
+
+def derived_op(op: Op, out: np.ndarray, diff: tuple[str, ...]) -> BackwardAsForward:
+    """``op.backward`` as a function of every input and ``dout``, returning the gradients
+    of the differentiable inputs ``diff`` (a bare array when there is one)."""
+    takes_out = op.backward_takes_out()
+    backward, forward = op.backward, op.forward
+    names = list(op.inputs)
+
+    def as_forward(**kwargs: Any) -> Any:
+        args = {n: kwargs[n] for n in names}
+        call = {DOUT: kwargs[DOUT], **args}
+        if takes_out:
+            call["out"] = forward(**args)
+        raw = backward(**call)  # type: ignore[misc]
+        grads = raw if isinstance(raw, Mapping) else dict(zip(names, raw))
+        result = tuple(grads[n] for n in diff)
+        return result[0] if len(result) == 1 else result
+
+    dout_tensor = Tensor(shape=tuple(out.shape), dtype=out.dtype.name, low=-_UNBOUNDED, high=_UNBOUNDED)
+    inputs = {**op.inputs, DOUT: dout_tensor}
+    return BackwardAsForward(name=op.name, inputs=inputs, forward=as_forward, rtol=op.rtol,
+                             atol=op.atol, differentiable_inputs=(*diff, DOUT))
+
+
+def check(op: Op, values: dict[str, np.ndarray], dout: Any, out: Any,
+          grads: dict[str, np.ndarray], eps: float, mode: str, rng: np.random.Generator,
+          result: VariantResult) -> None:
+    """Append a ``double_backward`` result for every differentiable input and ``dout``."""
+    if isinstance(dout, tuple):
+        result.warnings.append("double_backward is not checked for an op with several outputs "
+                               "(only single-output ops are supported)")
+        return
+    diff = tuple(n for n in op.inputs if n in grads)
+    if not diff:
+        return
+    derived = derived_op(op, out, diff)
+    dvalues = {**values, DOUT: dout}
+    ggrads = {n: rng.standard_normal(grads[n].shape).astype(grads[n].dtype) for n in diff}
+    second = _call(op, derived, values, dout, out, ggrads)
+    _check_linear(op, derived, values, dout, out, ggrads, second, result)
+    f0 = tuple(grads[n] for n in diff)
+    checker = GradientChecker(derived, dvalues, [ggrads[n] for n in diff],  # type: ignore[arg-type]
+                              f0[0] if len(f0) == 1 else f0, eps)
+    for name in derived.differentiable_inputs:
+        item = checker.check(name, second[name], mode, rng)
+        item.check = "double_backward"
+        result.inputs.append(item)
+
+
+def _kwargs(op: Op, values: Mapping[str, np.ndarray], dout: np.ndarray, out: np.ndarray,
+            ggrads: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"ggrads": {k: v.copy() for k, v in ggrads.items()},
+                              DOUT: dout.copy(), **{k: v.copy() for k, v in values.items()}}
+    if _accepts(op.double_backward, "out"):  # type: ignore[arg-type]
+        kwargs["out"] = out.copy()
+    return kwargs
+
+
+def _call(op: Op, derived: BackwardAsForward, values: Mapping[str, np.ndarray],
+          dout: np.ndarray, out: np.ndarray, ggrads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    kwargs = _kwargs(op, values, dout, out, ggrads)
+    raw = contract.call(op.double_backward, "double_backward", kwargs)  # type: ignore[arg-type]
+    pristine: dict[str, Any] = {DOUT: dout, **values}
+    if "out" in kwargs:
+        pristine["out"] = out
+    contract.check_unmodified("double_backward", kwargs, pristine)
+    contract.check_unmodified("double_backward", kwargs["ggrads"], ggrads)
+    if not isinstance(raw, Mapping):
+        raise ContractError(
+            f"double_backward returned {contract._kind(raw)}; expected a dict with a gradient for "
+            f"each differentiable input and for 'dout' ({[*derived.differentiable_inputs]})"
+        )
+    grads, _ = contract.gradients(derived, raw, {**values, DOUT: dout},  # type: ignore[arg-type]
+                                  role="double_backward")
+    return grads
+
+
+def _check_linear(op: Op, derived: BackwardAsForward, values: Mapping[str, np.ndarray],
+                  dout: np.ndarray, out: np.ndarray, ggrads: Mapping[str, np.ndarray],
+                  first: dict[str, np.ndarray], result: VariantResult) -> None:
+    """A VJP is linear in its cotangent: double_backward(-0.5 ggrads) = -0.5 of it."""
+    again = _call(op, derived, values, dout, out, {k: v * -0.5 for k, v in ggrads.items()})
+    for name, grad in first.items():
+        expected = grad.astype(np.float64) * -0.5
+        tol = 64 * np.finfo(grad.dtype if grad.dtype.kind == "f" else np.float64).eps
+        scale = float(np.max(np.abs(expected), initial=0.0))
+        if float(np.max(np.abs(again[name].astype(np.float64) - expected), initial=0.0)) > tol * scale:
+            if result.status == "pass":
+                result.status = "fail"
+                result.message = (
+                    f"double_backward is not linear in ggrads: for {name!r}, double_backward("
+                    "-0.5 * ggrads) is not -0.5 * double_backward(ggrads) (does it ignore ggrads?)"
+                )
+            return
