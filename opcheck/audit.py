@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import contract, forward_mode, second_order
+from . import complex_support, contract, forward_mode, second_order
 from .checker import GradientChecker
 from .contract import ContractError
 from .errors import InputError, UsageError
@@ -164,16 +164,24 @@ def _audit_variant(
     op: Op, label: str, dims: dict[str, int], seed: int, mode: str,
     given: dict[str, np.ndarray] | None, order: int = 2,
 ) -> VariantResult:
-    result = VariantResult(label=label, dims=dims, seed=seed)
-    rng = rng_for(seed, op.name, label)
-    values = sample_inputs(op, dims, rng)
-    if given:
-        values.update({k: v.copy() for k, v in given.items()})
-    try:
-        _check(op, values, rng, mode, result, order)
-    except ContractError as exc:
-        result.status, result.message, result.traceback = "error", exc.message, exc.traceback
-    return result
+    realified = complex_support.has_complex_inputs(op)
+    while True:
+        result = VariantResult(label=label, dims=dims, seed=seed)
+        checked, outs = complex_support.realify(op) if realified else (op, {"dtypes": []})
+        rng = rng_for(seed, op.name, label)
+        values = sample_inputs(checked, dims, rng)
+        if given:
+            values.update({k: complex_support.to_real(v.copy()) for k, v in given.items()})
+        try:
+            _check(checked, values, rng, mode, result, order)
+        except complex_support.ComplexOutputs:  # real inputs, complex outputs
+            realified = True
+            continue
+        except ContractError as exc:
+            result.status, result.message, result.traceback = "error", exc.message, exc.traceback
+        if realified:
+            complex_support.annotate(result, op, any(outs["dtypes"]))
+        return result
 
 
 def _copies(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -185,6 +193,8 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
     # Forward: contract, finiteness, determinism (first call against a second one).
     work = _copies(values)
     raw = contract.call(op.forward, "forward", work)
+    if complex_support.returns_complex(raw):
+        raise complex_support.ComplexOutputs
     contract.check_unmodified("forward", work, values)
     outs, multi = contract.as_outputs(raw)
     contract.check_finite(outs, "forward's output")
