@@ -24,8 +24,6 @@ from .spec import Op, Tensor, _accepts
 
 #: The name ``dout`` has as an input of the derived op (and in double_backward's result).
 DOUT = "dout"
-#: dout is a free variable of backward: no range limits its steps.
-_UNBOUNDED = 1e300
 
 
 @dataclass
@@ -40,7 +38,7 @@ class BackwardAsForward:
     differentiable_inputs: tuple[str, ...] = field(default_factory=tuple)
 
 
-def derived_op(op: Op, out: np.ndarray, diff: tuple[str, ...]) -> BackwardAsForward:
+def derived_op(op: Op, out: np.ndarray, dout: np.ndarray, diff: tuple[str, ...]) -> BackwardAsForward:
     """``op.backward`` as a function of every input and ``dout``, returning the gradients
     of the differentiable inputs ``diff`` (a bare array when there is one)."""
     takes_out = op.backward_takes_out()
@@ -57,7 +55,10 @@ def derived_op(op: Op, out: np.ndarray, diff: tuple[str, ...]) -> BackwardAsForw
         result = tuple(grads[n] for n in diff)
         return result[0] if len(result) == 1 else result
 
-    dout_tensor = Tensor(shape=tuple(out.shape), dtype=out.dtype.name, low=-_UNBOUNDED, high=_UNBOUNDED)
+    # dout is a free variable of backward: a range wide enough that every step is central
+    # (and that the batching probe draws values of dout's own size).
+    bound = 2.0 * float(np.max(np.abs(dout), initial=0.0)) + 1.0
+    dout_tensor = Tensor(shape=tuple(out.shape), dtype=dout.dtype.name, low=-bound, high=bound)
     inputs = {**op.inputs, DOUT: dout_tensor}
     return BackwardAsForward(name=op.name, inputs=inputs, forward=as_forward, rtol=op.rtol,
                              atol=op.atol, differentiable_inputs=(*diff, DOUT))
@@ -74,7 +75,7 @@ def check(op: Op, values: dict[str, np.ndarray], dout: Any, out: Any,
     diff = tuple(n for n in op.inputs if n in grads)
     if not diff:
         return
-    derived = derived_op(op, out, diff)
+    derived = derived_op(op, out, dout, diff)
     dvalues = {**values, DOUT: dout}
     ggrads = {n: rng.standard_normal(grads[n].shape).astype(grads[n].dtype) for n in diff}
     second = _call(op, derived, values, dout, out, ggrads)

@@ -151,16 +151,22 @@ def conv2d_op(implementation: str, stride: int, pad: int) -> opcheck.Op:
         dx, dw, db = grads(dout, x, w, stride, pad)
         return {"x": dx, "w": dw, "b": db}
 
+    def jvp(x: Array, w: Array, b: Array, tangents: dict[str, Array]) -> Array:
+        # bilinear in (x, w) plus b: conv(tx, w) + conv(x, tw) + tb
+        return conv(tangents["x"], w, np.zeros_like(b), stride, pad) + conv(x, tangents["w"], tangents["b"], stride, pad)
+
     tag = f"conv2d_{implementation}_s{stride}p{pad}"
     at = "" if stride == 1 else str(stride)
     forward.__name__ = forward.__qualname__ = f"{tag}_forward"
     backward.__name__ = backward.__qualname__ = f"{tag}_backward"
+    jvp.__name__ = jvp.__qualname__ = f"{tag}_jvp"
     return opcheck.Op(
         name=f"conv2d_{implementation}.s{stride}p{pad}",
         description=f"out[n,f,i,j] = b[f] + sum_(c,p,q) xpad[n,c,{at}i+p,{at}j+q] w[f,c,p,q], "
         f"stride {stride}, zero padding {pad} ({implementation})",
         forward=forward,
         backward=backward,
+        jvp=jvp,
         inputs={
             "x": opcheck.Tensor(shape=("N", "C", HEIGHT, WIDTH)),
             "w": opcheck.Tensor(shape=("F", "C", KERNEL, KERNEL)),

@@ -38,20 +38,35 @@ def unary_op(
     *,
     low: float = -1.0,
     high: float = 1.0,
+    second: Callable[[Array, Array], Array] | None = None,
 ) -> opcheck.Op:
-    """An elementwise op y = f(x) on an (N, D) input; ``derivative(x, y)`` is f'(x)."""
+    """An elementwise op y = f(x) on an (N, D) input; ``derivative(x, y)`` is f'(x) and
+    ``second(x, y)``, where given, f''(x) (then the op declares a ``double_backward``)."""
 
     def backward(dout: Array, x: Array, out: Array) -> dict[str, Array]:
         return {"x": dout * derivative(x, out)}
 
-    backward.__name__ = backward.__qualname__ = f"{forward.__name__}_backward"
+    def jvp(x: Array, tangents: dict[str, Array], out: Array) -> Array:
+        return tangents["x"] * derivative(x, out)
+
+    rules = {"backward": backward, "jvp": jvp}
+    if second is not None:
+        def double_backward(ggrads: dict[str, Array], dout: Array, x: Array) -> dict[str, Array]:
+            # backward is dout * f'(x): its VJP is gg * dout * f''(x) for x, gg * f'(x) for dout
+            out = forward(x)
+            gg = ggrads["x"]
+            return {"x": gg * dout * second(x, out), "dout": gg * derivative(x, out)}
+
+        rules["double_backward"] = double_backward
+    for role, fn in rules.items():
+        fn.__name__ = fn.__qualname__ = f"{forward.__name__}_{role}"
     return opcheck.Op(
         name=name,
         description=description,
         forward=forward,
-        backward=backward,
         inputs={"x": opcheck.Tensor(shape=("N", "D"), low=low, high=high)},
         dims=_DIMS,
+        **rules,
     )
 
 
@@ -98,12 +113,20 @@ def sigmoid_grad(x: Array, out: Array) -> Array:
     return out * (1.0 - out)
 
 
+def sigmoid_second(x: Array, out: Array) -> Array:
+    return out * (1.0 - out) * (1.0 - 2.0 * out)
+
+
 def tanh(x: Array) -> Array:
     return np.tanh(x)
 
 
 def tanh_grad(x: Array, out: Array) -> Array:
     return 1.0 - out**2
+
+
+def tanh_second(x: Array, out: Array) -> Array:
+    return -2.0 * out * (1.0 - out**2)
 
 
 def exp(x: Array) -> Array:
@@ -147,6 +170,10 @@ def pow_backward(dout: Array, x: Array, y: Array, out: Array) -> dict[str, Array
     return {"x": dout * y * x ** (y - 1.0), "y": dout * out * np.log(x)}
 
 
+def pow_jvp(x: Array, y: Array, tangents: dict[str, Array], out: Array) -> Array:
+    return tangents["x"] * y * x ** (y - 1.0) + tangents["y"] * out * np.log(x)
+
+
 @opcheck.hookimpl
 def opcheck_ops() -> list[opcheck.Op]:
     ops = [
@@ -159,9 +186,9 @@ def opcheck_ops() -> list[opcheck.Op]:
             gelu,
             gelu_grad,
         ),
-        unary_op("sigmoid", "y = 1 / (1 + exp(-x))", sigmoid, sigmoid_grad),
-        unary_op("tanh", "y = tanh(x)", tanh, tanh_grad),
-        unary_op("exp", "y = exp(x)", exp, exp_grad, low=-2.0, high=2.0),
+        unary_op("sigmoid", "y = 1 / (1 + exp(-x))", sigmoid, sigmoid_grad, second=sigmoid_second),
+        unary_op("tanh", "y = tanh(x)", tanh, tanh_grad, second=tanh_second),
+        unary_op("exp", "y = exp(x)", exp, exp_grad, low=-2.0, high=2.0, second=exp_grad),
         unary_op("log", "y = log(x), x > 0", log, log_grad, low=0.5, high=2.0),
         unary_op("sqrt", "y = sqrt(x), x > 0", sqrt, sqrt_grad, low=0.5, high=2.0),
         unary_op("abs", "y = abs(x)", abs_, abs_grad),
@@ -170,6 +197,7 @@ def opcheck_ops() -> list[opcheck.Op]:
             description="z = x ** y elementwise, base x > 0",
             forward=pow_forward,
             backward=pow_backward,
+            jvp=pow_jvp,
             inputs={
                 "x": opcheck.Tensor(shape=("N", "D"), low=0.5, high=2.0),
                 "y": opcheck.Tensor(shape=("N", "D"), low=-2.0, high=2.0),

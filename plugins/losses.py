@@ -44,6 +44,18 @@ def mse_backward(dout: Array, pred: Array, target: Array) -> dict[str, Array]:
     return {"pred": grad, "target": -grad}
 
 
+def mse_jvp(pred: Array, target: Array, tangents: dict[str, Array]) -> Array:
+    return ((2.0 / pred.size) * (pred - target) * (tangents["pred"] - tangents["target"])).sum()
+
+
+def mse_double_backward(
+    ggrads: dict[str, Array], dout: Array, pred: Array, target: Array
+) -> dict[str, Array]:
+    # backward is dout (2/n) (p - t), +/-: only gp - gt of the cotangents matters
+    g = (ggrads["pred"] - ggrads["target"]) * (2.0 / pred.size)
+    return {"pred": dout * g, "target": -dout * g, "dout": (g * (pred - target)).sum()}
+
+
 def hinge_margins(scores: Array, labels: Array) -> Array:
     """max(0, s_j - s_y + margin) for every class j, and 0 for the true class y."""
     correct = np.take_along_axis(scores, labels[:, None], axis=1)
@@ -86,6 +98,8 @@ def opcheck_ops() -> list[opcheck.Op]:
             description="L = mean((pred - target)^2) over all elements",
             forward=mse_forward,
             backward=mse_backward,
+            jvp=mse_jvp,
+            double_backward=mse_double_backward,
             inputs={
                 "pred": opcheck.Tensor(shape=("N", "D")),
                 "target": opcheck.Tensor(shape=("N", "D")),

@@ -16,6 +16,18 @@ def matmul_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray) -> dict[str,
     return {"x": dout @ w.T, "w": x.T @ dout}
 
 
+def matmul_jvp(x: np.ndarray, w: np.ndarray, tangents: dict[str, np.ndarray]) -> np.ndarray:
+    return tangents["x"] @ w + x @ tangents["w"]
+
+
+def matmul_double_backward(
+    ggrads: dict[str, np.ndarray], dout: np.ndarray, x: np.ndarray, w: np.ndarray
+) -> dict[str, np.ndarray]:
+    # backward is bilinear: <gx, dout W^T> + <gw, X^T dout> differentiated in X, W and dout.
+    gx, gw = ggrads["x"], ggrads["w"]
+    return {"x": dout @ gw.T, "w": gx.T @ dout, "dout": gx @ w + x @ gw}
+
+
 @opcheck.hookimpl
 def opcheck_ops() -> list[opcheck.Op]:
     return [
@@ -24,6 +36,8 @@ def opcheck_ops() -> list[opcheck.Op]:
             description="D = X W",
             forward=matmul_forward,
             backward=matmul_backward,
+            jvp=matmul_jvp,
+            double_backward=matmul_double_backward,
             inputs={
                 "x": opcheck.Tensor(shape=("N", "D")),
                 "w": opcheck.Tensor(shape=("D", "M")),

@@ -34,6 +34,26 @@ def normalize_backward(dxhat: Array, xhat: Array, inv_std: Array, axis: int) -> 
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
+def normalize_jvp(tx: Array, xhat: Array, inv_std: Array, axis: int) -> Array:
+    """The tangent of x_hat for a tangent tx of x: centred, minus its part along x_hat."""
+    centred = tx - tx.mean(axis=axis, keepdims=True)
+    return inv_std * (centred - xhat * (xhat * centred).mean(axis=axis, keepdims=True))
+
+
+def _affine_jvp(x: Array, gamma: Array, tangents: dict[str, Array], axis: int) -> Array:
+    xhat, inv_std = normalize(x, axis=axis)
+    dxhat = normalize_jvp(tangents["x"], xhat, inv_std, axis)
+    return tangents["gamma"] * xhat + gamma * dxhat + tangents["beta"]
+
+
+def batchnorm_jvp(x: Array, gamma: Array, beta: Array, tangents: dict[str, Array]) -> Array:
+    return _affine_jvp(x, gamma, tangents, axis=0)
+
+
+def layernorm_jvp(x: Array, gamma: Array, beta: Array, tangents: dict[str, Array]) -> Array:
+    return _affine_jvp(x, gamma, tangents, axis=1)
+
+
 def batchnorm_forward(x: Array, gamma: Array, beta: Array) -> Array:
     xhat, _ = normalize(x, axis=0)
     return gamma * xhat + beta
@@ -78,6 +98,7 @@ def opcheck_ops() -> list[opcheck.Op]:
         "statistics over each row (axis 1)",
         forward=layernorm_forward,
         backward=layernorm_backward,
+        jvp=layernorm_jvp,
         inputs=_inputs(),
         dims={"N": 4, "D": 5},
     )
@@ -88,6 +109,7 @@ def opcheck_ops() -> list[opcheck.Op]:
             "batch statistics over axis 0 (training mode)",
             forward=batchnorm_forward,
             backward=batchnorm_backward,
+            jvp=batchnorm_jvp,
             inputs=_inputs(),
             dims={"N": 4, "D": 5},
         ),

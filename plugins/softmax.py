@@ -37,7 +37,24 @@ def softmax_op(axis: int) -> opcheck.Op:
     def backward(dout: Array, x: Array, out: Array) -> dict[str, Array]:
         return {"x": out * (dout - (dout * out).sum(axis=axis, keepdims=True))}
 
-    return _declare("softmax", axis, "y_i = exp(x_i) / sum_j exp(x_j)", forward, backward)
+    def jvp(x: Array, tangents: dict[str, Array], out: Array) -> Array:
+        t = tangents["x"]
+        return out * (t - (t * out).sum(axis=axis, keepdims=True))
+
+    def double_backward(ggrads: dict[str, Array], dout: Array, x: Array, out: Array) -> dict[str, Array]:
+        # backward = y * (g - <g, y>): symmetric Jacobian J = diag(y) - y y^T. For dout it is
+        # J gg; for x, the derivative of <gg, y (g - <g, y>)> in y, pulled back through J.
+        gg = ggrads["x"]
+
+        def through_j(v: Array) -> Array:
+            return out * (v - (v * out).sum(axis=axis, keepdims=True))
+
+        s = (dout * out).sum(axis=axis, keepdims=True)
+        t = (gg * out).sum(axis=axis, keepdims=True)
+        return {"x": through_j(gg * (dout - s) - dout * t), "dout": through_j(gg)}
+
+    return _declare("softmax", axis, "y_i = exp(x_i) / sum_j exp(x_j)", forward, backward,
+                    jvp, double_backward)
 
 
 def log_softmax_op(axis: int) -> opcheck.Op:
@@ -47,7 +64,11 @@ def log_softmax_op(axis: int) -> opcheck.Op:
     def backward(dout: Array, x: Array, out: Array) -> dict[str, Array]:
         return {"x": dout - np.exp(out) * dout.sum(axis=axis, keepdims=True)}
 
-    return _declare("log_softmax", axis, "y_i = x_i - log(sum_j exp(x_j))", forward, backward)
+    def jvp(x: Array, tangents: dict[str, Array], out: Array) -> Array:
+        t = tangents["x"]
+        return t - (np.exp(out) * t).sum(axis=axis, keepdims=True)
+
+    return _declare("log_softmax", axis, "y_i = x_i - log(sum_j exp(x_j))", forward, backward, jvp)
 
 
 def _declare(
@@ -56,14 +77,21 @@ def _declare(
     formula: str,
     forward: Callable[[Array], Array],
     backward: Callable[..., dict[str, Array]],
+    jvp: Callable[..., Array],
+    double_backward: Callable[..., dict[str, Array]] | None = None,
 ) -> opcheck.Op:
     forward.__name__ = forward.__qualname__ = f"{kind}_axis{axis}_forward"
     backward.__name__ = backward.__qualname__ = f"{kind}_axis{axis}_backward"
+    jvp.__name__ = jvp.__qualname__ = f"{kind}_axis{axis}_jvp"
+    if double_backward is not None:
+        double_backward.__name__ = double_backward.__qualname__ = f"{kind}_axis{axis}_double_backward"
     return opcheck.Op(
         name=f"{kind}.axis{axis}",
         description=f"{formula}, over axis {axis} of an (N, C) input",
         forward=forward,
         backward=backward,
+        jvp=jvp,
+        double_backward=double_backward,
         inputs={"x": opcheck.Tensor(shape=("N", "C"), low=-2.0, high=2.0)},
         dims={"N": 4, "C": 5},
     )

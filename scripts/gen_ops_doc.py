@@ -73,13 +73,22 @@ def _dims(op: opcheck.Op) -> str:
     return ", ".join(f"{name}={size}" for name, size in dims.items()) or "none (fixed shapes)"
 
 
+def _rules(op: opcheck.Op) -> str:
+    """The derivative rules the op declares, each audited (docs/method.md)."""
+    rules = [f"`{r}`" for r in ("backward", "jvp", "double_backward") if getattr(op, r) is not None]
+    if op.backward is not None and op.jvp is not None:
+        rules.append("the adjoint test")
+    return ", ".join(rules)
+
+
 def _section(module: str, op: opcheck.Op) -> list[str]:
     lines = [
         f"### `{op.name}`",
         "",
         op.description or "(no description)",
         "",
-        f"Plugin `{BUILTIN_PACKAGE}.{module}`; default dims: {_dims(op)}.",
+        f"Plugin `{BUILTIN_PACKAGE}.{module}`; default dims: {_dims(op)}; rules checked: "
+        f"{_rules(op)}.",
     ]
     if op.rtol is not None or op.atol is not None:
         lines[-1] += f" Tolerance override: rtol={op.rtol}, atol={op.atol}."

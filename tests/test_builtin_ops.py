@@ -226,3 +226,17 @@ def test_ops_doc_lists_every_builtin_op() -> None:
     text = _load_script().render()
     missing = [name for name in BUILTIN_OPS if f"### `{name}`" not in text]
     assert missing == []
+
+
+def test_builtin_ops_declare_forward_mode_second_order_and_complex_rules() -> None:
+    ops = _builtin_ops()
+    with_jvp = {n for n, op in ops.items() if op.jvp is not None}
+    with_second = {n for n, op in ops.items() if op.double_backward is not None}
+    assert len(with_jvp) >= 12 and {"matmul", "softmax.axis1", "layernorm", "tanh",
+                                     "conv2d_naive.s1p1"} <= with_jvp
+    assert len(with_second) >= 5 and {"tanh", "sigmoid", "matmul", "softmax.axis1",
+                                       "mse"} <= with_second
+    complex_ops = {n for n, op in ops.items()
+                   if any(t.dtype.startswith("complex") for t in op.inputs.values())}
+    assert {"complex.multiply", "complex.abs2", "complex.exp", "complex.matmul"} <= complex_ops
+    assert ops["complex.matmul"].inputs["x"].dtype == "complex128"
