@@ -9,7 +9,13 @@ at seeds 0-4), through:
 - opcheck.audit, full and fast mode.
 and prints, per rule, bugs caught and false alarms on the correct ops.
 
-    python benchmarks/verdicts.py [--gallery bug|adversarial]
+``--gallery rules`` runs tests/gallery/rules.py (jvp, adjoint, second-order and complex
+bugs, and correct ops of those kinds) through torch.autograd.gradcheck with
+``check_forward_ad=True`` plus gradgradcheck where a double_backward is declared (needs
+``pip install torch==2.13.0``; see benchmarks/torch_rules.py), and opcheck in its
+default, full and fast modes.
+
+    python benchmarks/verdicts.py [--gallery bug|adversarial|rules]
 """
 
 from __future__ import annotations
@@ -76,12 +82,16 @@ def _galleries(which: str) -> tuple[list[opcheck.Op], list[opcheck.Op], range]:
         from gallery import adversarial
 
         return adversarial.BUGS, adversarial.OK, range(5)
+    if which == "rules":
+        from gallery import rules
+
+        return [c.op for c in rules.BUGS], [c.op for c in rules.CORRECT], range(1)
     return [c.op for c in BUGS], [c.op for c in CORRECT + KINKS], range(1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gallery", choices=["bug", "adversarial"], default="bug")
+    parser.add_argument("--gallery", choices=["bug", "adversarial", "rules"], default="bug")
     args = parser.parse_args()
     np.seterr(all="ignore")  # the gallery's NaN bug divides by zero on purpose
     bugs, correct, seeds = _galleries(args.gallery)
@@ -92,6 +102,18 @@ def main() -> None:
         "opcheck full": lambda op, s: "ok" if opcheck.audit(op, seed=s).status == "pass" else "flag",
         "opcheck fast": lambda op, s: "ok" if opcheck.audit(op, seed=s, mode="fast").status == "pass" else "flag",
     }
+    if args.gallery == "rules":  # jvp, second order, complex: rules the fixed-step ones lack
+        import warnings
+
+        from torch_rules import torch_verdict
+
+        warnings.simplefilter("ignore")  # gradcheck warns about every float32 input
+        rules = {
+            "torch gradcheck(check_forward_ad=True) + gradgradcheck": torch_verdict,
+            "opcheck default mode": lambda op, s: "ok" if opcheck.audit(op, seed=s).status == "pass" else "flag",
+            "opcheck full": rules["opcheck full"],
+            "opcheck fast": rules["opcheck fast"],
+        }
     runs = f" (op x seed runs, seeds {seeds.start}-{seeds.stop - 1})" if len(seeds) > 1 else ""
     print(f"{'rule':<55}{'bugs caught':>14}{'false alarms':>15}{runs}")
     for label, rule in rules.items():
