@@ -85,8 +85,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "opcheck(seed=None, mode=None, xfail=None, skip=None, strict=None): settings and "
         "expected failures for gradient checks; xfail and skip map a selector ('*', a "
-        "variant label such as 'N=1', or a dtype name) to a reason. Every --opcheck item "
-        "carries this marker, so -m opcheck selects the gradient checks.",
+        "variant label such as 'N=1', a dtype name, or a check such as 'double_backward') "
+        "to a reason. Every --opcheck item carries this marker, so -m opcheck selects the "
+        "gradient checks.",
     )
     config.stash[_REGISTRY] = _Plugins(config)
 
@@ -290,7 +291,8 @@ def _selectors(value: Any, kind: str) -> dict[str, str]:
                                           for k, r in value.items()):
         return dict(value)
     _fail(f"{kind}={value!r}: give a reason (the whole op) or a dict selector -> reason, "
-          "where a selector is '*', a variant label such as 'N=1', or a dtype name")
+          "where a selector is '*', a variant label such as 'N=1', a dtype name, or a check "
+          "('backward', 'jvp', 'adjoint', 'double_backward')")
 
 
 def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, str], bool]:
@@ -346,11 +348,14 @@ def run_checks(
     otherwise returns the report of the variants run and the failure text, if any.
     """
     __tracebackhide__ = True
+    from . import check_selectors
     from .audit import audit
     from .errors import OpcheckError
     from .sampling import variants
 
     xfail, skip, strict = expectations(node, op)
+    xfail, check_xfail = check_selectors.split(xfail)  # "jvp", "double_backward", ...
+    skip, check_skip = check_selectors.split(skip)
     known = list(variants(op))
     _check_selectors(op, known, xfail, "xfail")
     _check_selectors(op, known, skip, "skip")
@@ -366,14 +371,19 @@ def run_checks(
     run = [label for label in labels if label not in skip]
     if not run:
         _skip("; ".join(f"variant {label}: {skip[label]}" for label in labels))
+    audited = check_selectors.without(op, check_skip)
+    if audited is None:
+        _skip("; ".join(f"{check}: {why}" for check, why in check_skip.items()))
     try:
         if values is not None:
-            parts = {"given": audit(op, seed=seed, mode=mode, inputs=values, plugin=plugin)}
+            parts = {"given": audit(audited, seed=seed, mode=mode, inputs=values, plugin=plugin)}
         else:
-            parts = {label: audit(op, seed=seed, mode=mode, variant=label, plugin=plugin)
+            parts = {label: audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin)
                      for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))
+    for part in parts.values() if "adjoint" in check_skip else ():
+        check_selectors.drop_from_report(part, {"adjoint"})
     if reproduce is not None:
         for part in parts.values():
             part.reproduce = reproduce if part.status != "pass" else ""
@@ -390,9 +400,14 @@ def run_checks(
             pytest.xfail(whole)
         return report, _xpass(node, f"op {op.name!r}: {whole}", strict)
     expected = {label: xfail[label] for label in run if label in xfail}
+    by_check = check_selectors.expected_failures(parts, failing, check_xfail)
+    expected.update({label: why for label, why in by_check.items() if label not in expected})
     unexpected = [label for label in failing if label not in expected]
     if unexpected:
         return report, _failure_text(parts, unexpected, len(run))
+    if check_xfail and not by_check:
+        reasons = "; ".join(f"{check}: {why}" for check, why in check_xfail.items())
+        return report, _xpass(node, f"op {op.name!r}, {reasons}", strict)
     passed = [label for label in expected if label not in failing]
     if passed and (strict or len(passed) == len(expected)):
         reasons = "; ".join(f"variant {label}: {expected[label]}" for label in passed)

@@ -162,7 +162,8 @@ class Op(BaseModel):
     rtol: float | None = None
     atol: float | None = None
     #: Expected failures and skips, read by the pytest plugin: selector → reason, where a
-    #: selector is "*" (the whole op), a variant label such as "N=1", or a dtype name.
+    #: selector is "*" (the whole op), a variant label such as "N=1", a dtype name, or a
+    #: check ("backward", "jvp", "adjoint", "double_backward": docs/pytest.md).
     xfail: dict[str, str] = {}
     skip: dict[str, str] = {}
 

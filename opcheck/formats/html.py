@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..report import run_facts, summary_counts, summary_line, worst_input
+from ..report import format_adjoint_failure, run_facts, summary_counts, summary_line, worst_input
 from ..result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult
 from .heatmap import heatmap_html
 
@@ -148,7 +148,8 @@ def _input_failure(report: OpReport, variant: VariantResult, item: InputResult) 
            (f"<p>Mismatched elements: {fail} / {item.size} ({share:.3g}%); max abs difference "
             f"{_num(item.max_abs_error)}, max rel difference {_num(item.max_rel_error)}; "
             f"rtol {item.rtol:.3g}, atol {item.atol:.3g}</p>"),
-           heatmap_html(item, caption)]
+           heatmap_html(item, caption) if item.check != "adjoint" else  # one number, no map
+           f"<pre>{e(format_adjoint_failure(report.name, variant, item))}</pre>"]
     if item.mismatches:
         out.append('<table class="worst"><thead><tr><th>index</th><th>analytic</th><th>numeric</th>'
                    "<th>|diff|</th><th>est. error</th></tr></thead><tbody>")
