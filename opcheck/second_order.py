@@ -10,6 +10,7 @@ perturbed inputs), backward := double_backward, dout := ggrads — run by the sa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,20 +42,7 @@ class BackwardAsForward:
 def derived_op(op: Op, out: np.ndarray, dout: np.ndarray, diff: tuple[str, ...]) -> BackwardAsForward:
     """``op.backward`` as a function of every input and ``dout``, returning the gradients
     of the differentiable inputs ``diff`` (a bare array when there is one)."""
-    takes_out = op.backward_takes_out()
-    backward, forward = op.backward, op.forward
-    names = list(op.inputs)
-
-    def as_forward(**kwargs: Any) -> Any:
-        args = {n: kwargs[n] for n in names}
-        call = {DOUT: kwargs[DOUT], **args}
-        if takes_out:
-            call["out"] = forward(**args)
-        raw = backward(**call)  # type: ignore[misc]
-        grads = raw if isinstance(raw, Mapping) else dict(zip(names, raw))
-        result = tuple(grads[n] for n in diff)
-        return result[0] if len(result) == 1 else result
-
+    as_forward = _as_forward(op.backward, op.forward, tuple(op.inputs), diff, op.backward_takes_out())
     # dout is a free variable of backward: a range wide enough that every step is central
     # (and that the batching probe draws values of dout's own size).
     bound = 2.0 * float(np.max(np.abs(dout), initial=0.0)) + 1.0
@@ -62,6 +50,25 @@ def derived_op(op: Op, out: np.ndarray, dout: np.ndarray, diff: tuple[str, ...])
     inputs = {**op.inputs, DOUT: dout_tensor}
     return BackwardAsForward(name=op.name, inputs=inputs, forward=as_forward, rtol=op.rtol,
                              atol=op.atol, differentiable_inputs=(*diff, DOUT))
+
+
+@functools.lru_cache(maxsize=256)
+def _as_forward(backward: Any, forward: Any, names: tuple[str, ...], diff: tuple[str, ...],
+                takes_out: bool) -> Any:
+    """One function per op (cached), so that batching's verification, cached per
+    function, is not repeated for every audit of the op."""
+
+    def as_forward(**kwargs: Any) -> Any:
+        args = {n: kwargs[n] for n in names}
+        call = {DOUT: kwargs[DOUT], **args}
+        if takes_out:
+            call["out"] = forward(**args)
+        raw = backward(**call)
+        grads = raw if isinstance(raw, Mapping) else dict(zip(names, raw))
+        result = tuple(grads[n] for n in diff)
+        return result[0] if len(result) == 1 else result
+
+    return as_forward
 
 
 def check(op: Op, values: dict[str, np.ndarray], dout: Any, out: Any,
