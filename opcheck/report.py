@@ -112,7 +112,8 @@ def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:
         for item in variant.inputs:
             if item.status == "fail":
                 return variant, item
-            if item.max_rel_error is not None and (best is None or item.max_rel_error > best[0]):
+            if item.max_rel_error is not None and (best is None or item.max_rel_error > best[0]) \
+                    and item in variant.first_order:
                 best = (item.max_rel_error, variant, item)
     return (best[1], best[2]) if best else None
 
