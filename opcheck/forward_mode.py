@@ -102,7 +102,7 @@ class JvpGradient:
         tangents = {**self.zeros, self.name: batching.readonly(tangent)}
         try:
             raw = self.op.jvp(**jvp_kwargs(self.op, self.views, tangents, self.out))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any exception of the op's is reported
             hint = ("; jvp seems to write into its arguments, which the audit passes read-only"
                     if "read-only" in str(exc) else "")
             raise ContractError(

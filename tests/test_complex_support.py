@@ -36,7 +36,7 @@ def test_pairs_round_trip():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", ["full", "fast"])
 def test_correct_complex_ops_pass(dtype, mode):
-    jvp = lambda z, w, tangents: tangents["z"] * w + z * tangents["w"]  # noqa: E731
+    jvp = lambda z, w, tangents: tangents["z"] * w + z * tangents["w"]
     assert opcheck.audit(_cmul_op(dtype, jvp=jvp), mode=mode).status == "pass"
     assert opcheck.audit(_abs2_op(dtype, lambda dout, z: {"z": 2 * dout * z}), mode=mode).status == "pass"
 
@@ -44,7 +44,7 @@ def test_correct_complex_ops_pass(dtype, mode):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", ["full", "fast"])
 def test_the_missing_conjugate_is_caught(dtype, mode):
-    wrong = lambda dout, z, w: {"z": dout * w, "w": dout * z}  # noqa: E731
+    wrong = lambda dout, z, w: {"z": dout * w, "w": dout * z}
     report = opcheck.audit(_cmul_op(dtype, backward=wrong), mode=mode)
     assert report.status == "fail"
 
@@ -101,3 +101,24 @@ def test_given_complex_inputs():
 def test_complex256_is_refused():
     with pytest.raises(pydantic.ValidationError, match="complex256"):
         T(shape=(2,), dtype="complex256")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_complex_second_order_and_jvp(dtype):
+    # z^2: backward dout conj(2z); its VJP (torch's convention) is 2 conj(gg) dout for z
+    # and 2 gg z for dout.
+    op = opcheck.Op(
+        name="square", forward=lambda z: z * z, jvp=lambda z, tangents: 2 * z * tangents["z"],
+        backward=lambda dout, z: {"z": dout * np.conj(2 * z)},
+        double_backward=lambda ggrads, dout, z: {"z": 2 * np.conj(ggrads["z"]) * dout,
+                                                 "dout": 2 * ggrads["z"] * z},
+        inputs={"z": T(shape=("N",), dtype=dtype)})
+    report = opcheck.audit(op)
+    assert report.status == "pass", report
+    assert {i.check for v in report.variants for i in v.inputs} == {
+        "backward", "jvp", "adjoint", "double_backward"}
+    wrong = op.model_copy(update={"double_backward": lambda ggrads, dout, z: {
+        "z": 2 * ggrads["z"] * dout, "dout": 2 * ggrads["z"] * z}})
+    failing = {(i.check, i.name) for v in opcheck.audit(wrong).variants for i in v.inputs
+               if i.status == "fail"}
+    assert failing == {("double_backward", "z")}

@@ -65,7 +65,7 @@ def test_a_jvp_with_a_wrong_factor_is_localised_to_its_elements(mode):
 def test_the_adjoint_test_catches_a_transposition_at_machine_precision():
     report = opcheck.audit(_op("transposed", jvp=_jvp_transposed, backward=_bwd))
     assert report.status == "fail"
-    adjoint = [i for i in _items(report, "adjoint") if i.name == "x"][0]
+    adjoint = next(i for i in _items(report, "adjoint") if i.name == "x")
     assert adjoint.status == "fail"
     # The tolerance is rounding only: far below what finite differences could resolve.
     assert adjoint.worst.error_estimate < 1e-11 * abs(adjoint.worst.analytic) + 1e-11
@@ -73,7 +73,7 @@ def test_the_adjoint_test_catches_a_transposition_at_machine_precision():
     text = format_op(report)
     assert "Adjoint mismatch" in text and "<jvp(u), v>" in text
     # The JVP itself is then checked against finite differences and named as the culprit.
-    jvp_x = [i for i in _items(report, "jvp") if i.name == "x"][0]
+    jvp_x = next(i for i in _items(report, "jvp") if i.name == "x")
     assert jvp_x.status == "fail"
     assert all(i.status == "pass" for i in report.variants[0].inputs if i.check == "backward")
 
