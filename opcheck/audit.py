@@ -76,6 +76,7 @@ def audit(
             plan = {variant: plan[variant]}
     results = [_audit_variant(op, label, dims, seed, mode, given, order)
                for label, dims in plan.items()]
+    complex_support.note_once(results)
     report = OpReport(
         name=op.name,
         status=worst_status([v.status for v in results]),

@@ -210,3 +210,14 @@ def annotate(result: VariantResult, op: Op, complex_out: bool) -> None:
             continue
         if NOTE not in item.notes:
             item.notes.append(NOTE)
+
+
+def note_once(variants: list[VariantResult]) -> None:
+    """Keep the note on complex indices at its first failing input only: one per report."""
+    seen = False
+    for variant in variants:
+        for item in variant.inputs:
+            if NOTE in item.notes:
+                if seen:
+                    item.notes.remove(NOTE)
+                seen = True
