@@ -111,9 +111,12 @@ def realify(op: Op) -> tuple[Op, dict[str, list[str | None]]]:
             result = _real_grads({k: v for k, v in raw.items() if k != "dout"}, op, complex_in,
                                  "double_backward")
             if "dout" in raw:
-                dtypes = outs["dtypes"]
-                result["dout"] = _real_grad(raw["dout"], "dout", dtypes[0] if dtypes else None,
-                                            "double_backward")
+                dtypes, given = outs["dtypes"], raw["dout"]
+                result["dout"] = (
+                    tuple(None if g is None else _real_grad(g, f"dout[{k}]", d, "double_backward")
+                          for k, (g, d) in enumerate(zip(given, dtypes)))
+                    if isinstance(given, tuple) else
+                    _real_grad(given, "dout", dtypes[0] if dtypes else None, "double_backward"))
             return result
 
         rules["double_backward"] = _with_out(_double_backward, _takes_out(op.double_backward))

@@ -110,3 +110,26 @@ def test_the_cli_takes_order(tmp_path, monkeypatch, capsys):
     assert main(["audit", "sq", "-p", "second_ops", "--jobs", "1"]) == 1  # 'x' misses a 2
     assert main(["audit", "sq", "-p", "second_ops", "--jobs", "1", "--order", "1"]) == 0
     capsys.readouterr()
+
+
+def test_an_op_with_two_outputs_gets_a_dout_check_per_output():
+    def fwd(x):
+        return np.sin(x), np.cos(x)
+
+    def bwd(dout, x):
+        return {"x": dout[0] * np.cos(x) - dout[1] * np.sin(x)}
+
+    def dbl(ggrads, dout, x, drop=False):
+        g = ggrads["x"]
+        gx = g * (-dout[0] * np.sin(x) - (0 if drop else dout[1] * np.cos(x)))
+        return {"x": gx, "dout": (g * np.cos(x), -g * np.sin(x))}
+
+    op = opcheck.Op(name="sincos", forward=fwd, backward=bwd, double_backward=dbl, inputs=X)
+    report = opcheck.audit(op)
+    assert report.status == "pass", report
+    assert set(_second(report)) == {"x", "dout[0]", "dout[1]"}
+    wrong = op.model_copy(update={"double_backward": lambda ggrads, dout, x: dbl(ggrads, dout, x, True)})
+    assert {n for n, i in _second(opcheck.audit(wrong)).items() if i.status == "fail"} == {"x"}
+    single = op.model_copy(update={"double_backward": lambda ggrads, dout, x: {
+        "x": dbl(ggrads, dout, x)["x"], "dout": ggrads["x"]}})
+    assert "so it is a tuple of 2 gradients" in opcheck.audit(single, variant="default").message
