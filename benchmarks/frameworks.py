@@ -7,6 +7,7 @@ are hard to check) through:
 - torch.autograd.gradcheck (defaults, and fast_mode=True) or jax.test_util.check_grads
   (defaults, order=1; modes ("fwd", "rev"), or ("rev",) where fn has no forward mode),
   each on the op's default shapes, with the same sampled inputs, at the declared dtype;
+and the same two with float32 inputs cast to float64 (the usual workaround);
 and prints per tool bugs caught, false alarms and time per op. Then it measures what
 ``jax.jit`` saves: one audit with the adapter's compiled forward against the same audit
 under ``jax.disable_jit()``; and the adapters' overhead: an audit of ``tanh(x @ w)``
@@ -41,16 +42,20 @@ def _timed(fn):
     return flagged, time.perf_counter() - start
 
 
-def _inputs(op):
-    """The inputs opcheck's own default variant samples (seed 0): every tool sees these."""
-    return sample_inputs(op, op.default_dims(), rng_for(0, op.name, "default"))
+def _inputs(op, upcast: bool = False):
+    """The inputs opcheck's own default variant samples (seed 0): every tool sees these;
+    ``upcast`` casts float inputs to float64, the usual workaround for float32 ops."""
+    values = sample_inputs(op, op.default_dims(), rng_for(0, op.name, "default"))
+    if upcast:
+        values = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in values.items()}
+    return values
 
 
-def _gradcheck(case, fast: bool):
+def _gradcheck(case, fast: bool, upcast: bool = False):
     import torch
 
     op = case.op
-    values = _inputs(op)
+    values = _inputs(op, upcast)
     names = list(op.inputs)
     tensors = [torch.from_numpy(values[n].copy()).requires_grad_(op.inputs[n].is_differentiable)
                for n in names]
@@ -64,12 +69,12 @@ def _gradcheck(case, fast: bool):
         return not torch.autograd.gradcheck(call, tensors, raise_exception=False, fast_mode=fast)
 
 
-def _check_grads(case):
+def _check_grads(case, upcast: bool = False):
     import jax
     from jax.test_util import check_grads
 
     op = case.op
-    values = _inputs(op)
+    values = _inputs(op, upcast)
     diff = [n for n in op.inputs if op.inputs[n].is_differentiable]
     fixed = {n: v for n, v in values.items() if n not in diff}
     fn = op.forward.__self__.fn
@@ -89,7 +94,7 @@ def _opcheck(case, mode: str):
 
 def _table(title: str, cases, tools) -> None:
     print(f"\n{title}")
-    print(f"{'tool':<42}{'bugs caught':>13}{'false alarms':>14}{'ms / op':>10}")
+    print(f"{'tool':<46}{'bugs caught':>13}{'false alarms':>14}{'ms / op':>10}")
     for label, tool in tools.items():
         _timed(lambda: tool(cases[0]))  # warm-up: imports and first compilations are not the op's
         results = [(c, *_timed(lambda c=c: tool(c))) for c in cases]
@@ -99,7 +104,7 @@ def _table(title: str, cases, tools) -> None:
         alarms = [c.op.name for c, f, _ in good if f]
         missed = [c.op.name for c, f, _ in bugs if not f]
         ms = 1e3 * float(np.median([t for _, _, t in results]))
-        print(f"{label:<42}{caught:>7} / {len(bugs):<4}{len(alarms):>7} / {len(good):<5}{ms:>9.1f}")
+        print(f"{label:<46}{caught:>7} / {len(bugs):<4}{len(alarms):>7} / {len(good):<5}{ms:>9.1f}")
         if missed:
             print(f"    missed: {', '.join(missed)}")
         if alarms:
@@ -152,11 +157,13 @@ def main() -> None:
     _table(f"torch gallery ({len(torch_ops.CASES)} ops)", torch_ops.CASES, {
         "torch.autograd.gradcheck (defaults)": lambda c: _gradcheck(c, fast=False),
         "torch.autograd.gradcheck (fast_mode)": lambda c: _gradcheck(c, fast=True),
+        "gradcheck, float32 inputs cast to float64": lambda c: _gradcheck(c, False, True),
         "opcheck full": lambda c: _opcheck(c, "full"),
         "opcheck fast": lambda c: _opcheck(c, "fast"),
     })
     _table(f"JAX gallery ({len(jax_ops.CASES)} ops)", jax_ops.CASES, {
         "jax.test_util.check_grads (defaults)": _check_grads,
+        "check_grads, float32 inputs cast to float64": lambda c: _check_grads(c, True),
         "opcheck full": lambda c: _opcheck(c, "full"),
         "opcheck fast": lambda c: _opcheck(c, "fast"),
     })
