@@ -150,7 +150,7 @@ def test_jvp_is_there_unless_fn_is_a_custom_vjp() -> None:
     assert _case("jax.take_rows").op.jvp is None
     assert _case("jax.custom_jvp_wrong_factor").op.jvp is not None
     assert _case("jax.gelu_f32").op.jvp is not None
-    off = opcheck.from_jax("j.off", jnp.sin, inputs={"x": Tensor(shape=(3,))}, jvp=False)
+    off = opcheck.from_jax("j.off", lambda x: jnp.sin(x), inputs={"x": Tensor(shape=(3,))}, jvp=False)
     assert off.jvp is None
 
 

@@ -76,7 +76,7 @@ def test_the_command_line_gives_every_verdict(mode: str, tmp_path: Path) -> None
 
 def test_a_crashing_or_hanging_torch_op_is_one_error_entry_in_a_batch(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    result = _run("audit", "-p", "torch_crash_ops", "torch.*", "--jobs", "2", "--timeout", "3",
+    result = _run("audit", "-p", "torch_crash_ops", "torch.*", "--jobs", "2", "--timeout", "8",
                   "--format", "json", "-o", str(out))
     assert result.returncode == 1, result.stderr
     entries = {e["name"]: e for e in json.loads(out.read_text())["ops"]}

@@ -5,13 +5,14 @@ building the ``Op``."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ..spec import Op, Tensor
+from ..spec import Op, Tensor, _check_signature
 
 #: Op fields an adapter fills in itself: passing them to from_torch/from_jax is a mistake.
 _OWN_FIELDS = ("name", "inputs", "dims", "forward", "backward", "jvp", "double_backward")
@@ -34,6 +35,36 @@ def split(kwargs: Mapping[str, Any], inputs: Mapping[str, Any]) -> tuple[dict[st
     arrays = {k: v for k, v in kwargs.items() if k in inputs}
     attrs = {k: v for k, v in kwargs.items() if k not in inputs}
     return arrays, attrs
+
+
+def rule(adapter: str, role: str, method: Callable[..., Any], shown: Any) -> Callable[..., Any]:
+    """``method`` as the Op's ``role`` (forward, backward, jvp): it takes keywords only,
+    and ``opcheck show`` points at ``shown`` (the user's fn, or the rule it registered)
+    through ``__wrapped__``, not at the adapter."""
+
+    def call(**kwargs: Any) -> Any:
+        return method(**kwargs)
+
+    label = getattr(shown, "__qualname__", None) or type(shown).__name__
+    call.__name__ = role
+    call.__qualname__ = f"{adapter}({label}).{role}"
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+    call.__wrapped__ = shown  # type: ignore[attr-defined]
+    return call
+
+
+def check_fn(adapter: str, name: str, fn: Any, inputs: Mapping[str, Any],
+             attrs: Mapping[str, Any] | None) -> None:
+    """``fn`` must be callable with every input (and attr) by keyword: said now, when the
+    plugin loads, rather than as an error on every audit."""
+    if not callable(fn):
+        raise TypeError(f"{adapter}({name!r}, fn={fn!r}): fn must be callable, e.g. a function "
+                        "or an autograd.Function's apply")
+    try:
+        _check_signature("fn", fn, [*inputs, *(attrs or {})], optional=())
+    except ValueError as exc:
+        raise TypeError(f"{adapter}({name!r}, ...): {exc}") from None
 
 
 def build_op(

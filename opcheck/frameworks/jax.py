@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..spec import Op, Tensor
-from .common import build_op, import_framework, split
+from .common import build_op, check_fn, import_framework, rule, split
 
 __all__ = ["from_jax"]
 
@@ -41,15 +41,21 @@ def from_jax(
     ``Op`` fields (``description``, ``rtol``, ``xfail``, ...).
     """
     jax = import_framework("jax", "jax", "from_jax")
+    check_fn("from_jax", name, fn, inputs, attrs)
     adapter = _JaxAdapter(jax, fn)
-    rules: dict[str, Any] = {"forward": adapter.forward, "backward": adapter.backward}
+    # opcheck show points at the registered rule where fn has one: a custom_vjp's bwd,
+    # a custom_jvp's jvp.
+    shown = {"forward": fn, "backward": getattr(fn, "bwd", None) or getattr(fn, "jvp", None) or fn,
+             "jvp": getattr(fn, "jvp", None) or fn}
+    rules = {role: rule("from_jax", role, getattr(adapter, role), shown[role])
+             for role in ("forward", "backward", "jvp")}
     op = build_op("from_jax", name, inputs, dims, attrs, {**rules, "jvp": None}, fields)
     adapter.inputs = op.inputs
     if jvp is None:
         jvp = adapter.has_forward_mode(op, attrs)
     if not jvp:
         return op
-    op = build_op("from_jax", name, inputs, dims, attrs, {**rules, "jvp": adapter.jvp}, fields)
+    op = build_op("from_jax", name, inputs, dims, attrs, rules, fields)
     adapter.inputs = op.inputs
     return op
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..spec import Op, Tensor
-from .common import build_op, import_framework, split
+from .common import build_op, check_fn, import_framework, rule, split
 
 __all__ = ["from_torch"]
 
@@ -40,21 +40,42 @@ def from_torch(
     ``Op`` fields (``description``, ``rtol``, ``xfail``, ...).
     """
     torch = import_framework("torch", "torch", "from_torch")
+    check_fn("from_torch", name, fn, inputs, attrs)
     adapter = _TorchAdapter(torch, fn)
     if jvp is None:
         jvp = _defines_jvp(torch, fn)
-    rules = {"forward": adapter.forward, "backward": adapter.backward,
-             "jvp": adapter.jvp if jvp else None}
+    rules = {role: rule("from_torch", role, getattr(adapter, role), _shown(torch, fn, role))
+             for role in ("forward", "backward", "jvp")}
+    if not jvp:
+        rules["jvp"] = None
     op = build_op("from_torch", name, inputs, dims, attrs, rules, fields)
     adapter.inputs = op.inputs
     return op
 
 
+def _shown(torch: Any, fn: Callable[..., Any], role: str) -> Any:
+    """What ``opcheck show`` points at for ``role``: the autograd.Function's own method,
+    a torch.library custom op's function and registered backward, else ``fn``."""
+    function = _function_class(torch, fn)
+    if function is not None:
+        return getattr(function, role, fn)
+    # torch.library.custom_op's CustomOpDef keeps both (private names: best effort).
+    found = {"forward": getattr(fn, "_init_fn", None), "backward": getattr(fn, "_backward_fn", None)}
+    return found.get(role) or fn
+
+
+def _function_class(torch: Any, fn: Callable[..., Any]) -> Any:
+    """The autograd.Function whose ``apply`` ``fn`` is, or None."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type) and issubclass(owner, torch.autograd.Function):
+        return owner
+    return None
+
+
 def _defines_jvp(torch: Any, fn: Callable[..., Any]) -> bool:
     """Whether ``fn`` is ``SomeFunction.apply`` of an autograd.Function with a ``jvp``."""
-    owner = getattr(fn, "__self__", None)
-    return (isinstance(owner, type) and issubclass(owner, torch.autograd.Function)
-            and owner.jvp is not torch.autograd.Function.jvp)
+    owner = _function_class(torch, fn)
+    return owner is not None and owner.jvp is not torch.autograd.Function.jvp
 
 
 class LayoutError(RuntimeError):
