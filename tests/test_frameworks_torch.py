@@ -64,14 +64,18 @@ def test_a_layout_bug_is_named_as_one() -> None:
     assert "non-contiguous" in report.message and ".contiguous()" in report.message
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_the_command_line_gives_every_verdict(mode: str, tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    result = _run("audit", "-p", "torch_ops", "torch.*", "--mode", mode, "--jobs", "2",
-                  "--format", "json", "-o", str(out))
+@pytest.mark.parametrize("mode", ["default", "fast"])
+def test_the_command_line_gives_every_verdict_and_its_reports(mode: str, tmp_path: Path) -> None:
+    mode_args = [] if mode == "default" else ["--mode", mode]
+    result = _run("audit", "-p", "torch_ops", "torch.*", *mode_args, "--jobs", "2",
+                  "--format", "json,junit,markdown", "-o", f"{tmp_path}/")
     assert result.returncode == 1, result.stderr
-    got = {entry["name"]: entry["status"] for entry in json.loads(out.read_text())["ops"]}
+    report = json.loads((tmp_path / "report.json").read_text())
+    got = {entry["name"]: entry["status"] for entry in report["ops"]}
     assert got == {c.op.name: c.verdict for c in torch_ops.CASES}
+    for other in ("report.junit.xml", "report.md"):
+        text = (tmp_path / other).read_text()
+        assert all(c.op.name in text for c in torch_ops.CASES), other
 
 
 def test_a_crashing_or_hanging_torch_op_is_one_error_entry_in_a_batch(tmp_path: Path) -> None:
