@@ -19,6 +19,7 @@ written in torch or JAX against the same op written in numpy.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -96,8 +97,8 @@ def _table(title: str, cases, tools) -> None:
     print(f"\n{title}")
     print(f"{'tool':<46}{'bugs caught':>13}{'false alarms':>14}{'ms / op':>10}")
     for label, tool in tools.items():
-        _timed(lambda: tool(cases[0]))  # warm-up: imports and first compilations are not the op's
-        results = [(c, *_timed(lambda c=c: tool(c))) for c in cases]
+        _timed(lambda tool=tool: tool(cases[0]))  # warm-up: imports and first compilations are not the op's
+        results = [(c, *_timed(lambda c=c, tool=tool: tool(c))) for c in cases]
         bugs = [r for r in results if r[0].verdict != "pass"]
         good = [r for r in results if r[0].verdict == "pass"]
         caught = sum(1 for _, f, _ in bugs if f)
@@ -137,12 +138,12 @@ def _overheads(repeat: int) -> None:
                                               "w": x.T @ (dout * (1 - out**2))})
         torch_op = opcheck.from_torch("t.tanh_mm", lambda x, w: torch.tanh(x @ w), inputs=inputs)
         jax_op = opcheck.from_jax("j.tanh_mm", lambda x, w: jnp.tanh(x @ w), inputs=inputs)
-        first = _best(lambda: opcheck.audit(jax_op), 1)  # compiles each shape once
-        t_np = _best(lambda: opcheck.audit(numpy_op), repeat)
-        t_torch = _best(lambda: opcheck.audit(torch_op), repeat)
-        t_jax = _best(lambda: opcheck.audit(jax_op), repeat)
+        first = _best(functools.partial(opcheck.audit, jax_op), 1)  # compiles each shape
+        t_np = _best(functools.partial(opcheck.audit, numpy_op), repeat)
+        t_torch = _best(functools.partial(opcheck.audit, torch_op), repeat)
+        t_jax = _best(functools.partial(opcheck.audit, jax_op), repeat)
         with jax.disable_jit():
-            t_eager = _best(lambda: opcheck.audit(jax_op), repeat)
+            t_eager = _best(functools.partial(opcheck.audit, jax_op), repeat)
         print(f"{f'{n}x{d}·{d}x{m}':<18}{1e3 * t_np:>10.2f}{t_torch / t_np:>15.1f}"
               f"{t_jax / t_np:>13.1f}{t_eager / t_jax:>18.1f}{1e3 * first:>20.0f}")
 

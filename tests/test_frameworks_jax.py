@@ -17,11 +17,11 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-import jax.numpy as jnp  # noqa: E402
-from cli_command import OPCHECK  # noqa: E402
+import jax.numpy as jnp
+from cli_command import OPCHECK
 
-import opcheck  # noqa: E402
-from opcheck import Op, Tensor  # noqa: E402
+import opcheck
+from opcheck import Op, Tensor
 
 pytestmark = pytest.mark.jax
 pytest_plugins = ["pytester"]
@@ -29,7 +29,7 @@ pytest_plugins = ["pytester"]
 GALLERY = Path(__file__).resolve().parent / "gallery"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "frameworks.md"
 sys.path.insert(0, str(GALLERY))
-import jax_ops  # noqa: E402
+import jax_ops
 
 MODES = ["full", "fast"]
 

@@ -17,17 +17,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from cli_command import OPCHECK  # noqa: E402
+from cli_command import OPCHECK
 
-import opcheck  # noqa: E402
-from opcheck import Op, Tensor  # noqa: E402
+import opcheck
+from opcheck import Op, Tensor
 
 pytestmark = pytest.mark.torch
 
 GALLERY = Path(__file__).resolve().parent / "gallery"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "frameworks.md"
 sys.path.insert(0, str(GALLERY))
-import torch_ops  # noqa: E402
+import torch_ops
 
 MODES = ["full", "fast"]
 pytest_plugins = ["pytester"]

@@ -37,7 +37,7 @@ def _scaled_sin_fwd(x, y):
 
 
 def _scaled_sin_bwd(residuals, g):
-    x, sin_y, cos_y = residuals
+    x, sin_y, _cos_y = residuals
     return g * sin_y, g * x  # Bug: ignores the residual cos_y (d/dy is x * cos(y))
 
 

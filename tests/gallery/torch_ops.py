@@ -70,7 +70,7 @@ def _library_op(name: str, backward):
     """``x * y + x`` as a torch.library custom op whose registered rule is ``backward``
     (registered once per process, whatever name this module is imported under)."""
     qualified = f"opcheck_gallery::{name}"
-    namespace = getattr(torch.ops, "opcheck_gallery")
+    namespace = torch.ops.opcheck_gallery
     if hasattr(namespace, name):
         return getattr(namespace, name).default
 
