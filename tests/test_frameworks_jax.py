@@ -218,3 +218,16 @@ def test_the_docs_jax_example_runs_and_audits_green(tmp_path: Path, monkeypatch)
     assert mine
     for name in mine:
         assert opcheck.audit(registry[name]).status == "pass", name
+
+
+def test_an_fn_that_jit_cannot_trace_runs_eagerly_as_its_author_runs_it() -> None:
+    def clipped(x):
+        if jnp.max(x) > 10.0:  # Python control flow on a value: fine eagerly only
+            return x * 0.0
+        return jnp.sin(x) * x
+
+    op = opcheck.from_jax("j.eager", clipped, inputs={"x": Tensor(shape=("N",))}, jvp=True)
+    report = opcheck.audit(op)
+    assert report.status == "pass", str(report)
+    x = np.linspace(-1, 1, 3)
+    np.testing.assert_allclose(op.jvp(x=x, tangents={"x": np.ones(3)}), np.cos(x) * x + np.sin(x))

@@ -68,19 +68,20 @@ class _JaxAdapter:
         self.fn = fn
         self.inputs: dict[str, Tensor] = {}
         self._jitted: dict[Any, Callable[..., Any]] = {}
+        self._traceable = True
 
     # --- the three rules opcheck calls ------------------------------------------------
 
     def forward(self, **kwargs: Any) -> Any:
         arrays, attrs = split(kwargs, self.inputs)
         with self.jax.enable_x64(True):
-            out = self._compiled("forward", attrs)(arrays)
+            out = self._run("forward", attrs, arrays)
             return _to_numpy(out)
 
     def backward(self, dout: Any, **kwargs: Any) -> dict[str, np.ndarray]:
         arrays, attrs = split(kwargs, self.inputs)
         with self.jax.enable_x64(True):
-            grads = self._compiled("vjp", attrs)(arrays, dout)
+            grads = self._run("vjp", attrs, arrays, dout)
             return {k: np.array(v, copy=True) for k, v in grads.items()}
 
     def jvp(self, tangents: Mapping[str, Any], **kwargs: Any) -> Any:
@@ -88,7 +89,7 @@ class _JaxAdapter:
         names = self._differentiable()
         given = {k: np.asarray(tangents[k], dtype=arrays[k].dtype) for k in names}
         with self.jax.enable_x64(True):
-            out_tangent = self._compiled("jvp", attrs)(arrays, given)
+            out_tangent = self._run("jvp", attrs, arrays, given)
             return _to_numpy(out_tangent, float0_is_none=True)
 
     def has_forward_mode(self, op: Op, attrs: Mapping[str, Any] | None) -> bool:
@@ -145,12 +146,26 @@ class _JaxAdapter:
                                       tuple(tangents[k] for k in names))
         return out_tangent
 
-    def _compiled(self, kind: str, attrs: dict[str, Any]) -> Callable[..., Any]:
+    def _run(self, kind: str, attrs: dict[str, Any], *args: Any) -> Any:
+        """Run the forward, VJP or JVP: jitted, unless ``fn`` cannot be traced (Python
+        control flow on values, numpy on a tracer), which JAX code run eagerly may do; such
+        an fn is then run eagerly from here on, as its author runs it."""
+        target = {"forward": self._forward_of, "vjp": self._vjp_of, "jvp": self._jvp_of}[kind]
+        if not self._traceable:
+            return target(dict(attrs), *args)
+        errors = self.jax.errors
+        try:
+            return self._compiled(kind, attrs, target)(*args)
+        except (errors.ConcretizationTypeError, errors.TracerArrayConversionError,
+                errors.TracerIntegerConversionError):
+            self._traceable = False
+            return target(dict(attrs), *args)
+
+    def _compiled(self, kind: str, attrs: dict[str, Any], target: Callable[..., Any]) -> Callable[..., Any]:
         """The jitted function of this kind for these attr values, built once; jax.jit's
         own cache then compiles it once per input signature (shapes and dtypes), which the
         audit's 2n perturbed calls share. (Running the first call of each signature
         eagerly instead was measured slower: eager JAX compiles every primitive.)"""
-        target = {"forward": self._forward_of, "vjp": self._vjp_of, "jvp": self._jvp_of}[kind]
         try:
             key = (kind, tuple(sorted(attrs.items())))
             hash(key)
