@@ -25,6 +25,8 @@ _HOME = {
     "hookimpl": ".hookspecs",
     "Registry": ".plugin_manager",
     "discover": ".plugin_manager",
+    "from_jax": ".frameworks.jax",
+    "from_torch": ".frameworks.torch",
     "OpReport": ".result",
     "Op": ".spec",
     "Tensor": ".spec",
@@ -35,6 +37,8 @@ __all__ = sorted([*_HOME, "__version__"])
 if TYPE_CHECKING:
     from .audit import audit
     from .errors import InputError, OpcheckError, PluginError, UsageError
+    from .frameworks.jax import from_jax
+    from .frameworks.torch import from_torch
     from .hookspecs import hookimpl
     from .plugin_manager import Registry, discover
     from .result import OpReport

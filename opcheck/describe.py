@@ -12,8 +12,9 @@ from .spec import Op
 
 def source_location(fn: Any) -> str:
     try:
+        fn = inspect.unwrap(fn)  # an adapted op (from_torch, from_jax) shows the user's code
         return f"{inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]}"
-    except (OSError, TypeError):
+    except (OSError, TypeError, ValueError):
         return "unknown"
 
 
