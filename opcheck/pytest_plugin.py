@@ -308,33 +308,6 @@ def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, s
     return xfail, skip, strict
 
 
-def _dtype_name(selector: str) -> str | None:
-    import numpy as np
-
-    try:
-        return np.dtype(selector).name
-    except Exception:  # TypeError mostly; numpy parses some strings as struct dtypes
-        return None
-
-
-def _check_selectors(op: Op, labels: list[str], table: dict[str, str], kind: str) -> None:
-    """Every selector must be able to match: a typo would silently declare nothing."""
-    for selector in table:
-        if selector not in ("*", "given", *labels) and _dtype_name(selector) is None:
-            _fail(f"{kind} selector {selector!r} of op {op.name!r} matches nothing: use '*' "
-                  f"(the whole op), a dtype name such as 'float32', or one of its variant "
-                  f"labels {', '.join(labels)}")
-
-
-def _whole_op(op: Op, table: dict[str, str]) -> str | None:
-    """The reason of a '*' or dtype selector that applies to ``op``, if any."""
-    dtypes = {tensor.dtype for tensor in op.inputs.values()}
-    for selector, reason in table.items():
-        if selector == "*" or _dtype_name(selector) in dtypes:
-            return reason
-    return None
-
-
 def run_checks(
     node: pytest.Item, op: Op, plugin: PluginInfo | None, *, seed: int, mode: str,
     values: Mapping[str, Any] | None = None, variant: str | None = None,
@@ -348,24 +321,23 @@ def run_checks(
     __tracebackhide__ = True
     from .audit import audit
     from .errors import OpcheckError
+    from .expectations import GIVEN, judge, plan_for
     from .sampling import variants
 
     xfail, skip, strict = expectations(node, op)
     known = list(variants(op))
-    _check_selectors(op, known, xfail, "xfail")
-    _check_selectors(op, known, skip, "skip")
-    labels = ["given"] if values is not None else known
+    labels = [GIVEN] if values is not None else known
     if variant is not None:
         if variant not in labels:
             _fail(f"op {op.name!r} has no variant {variant!r}; "
                   f"its variants are {', '.join(labels)}")
         labels = [variant]
-    reason = _whole_op(op, skip)
-    if reason is not None:
-        _skip(reason)
-    run = [label for label in labels if label not in skip]
-    if not run:
-        _skip("; ".join(f"variant {label}: {skip[label]}" for label in labels))
+    plan = plan_for(op, labels, known=known, xfail=xfail, skip=skip)
+    if plan.problem:
+        _fail(plan.problem)
+    if plan.skipped:
+        _skip(plan.skip_reason())
+    run = [label for label in labels if label not in plan.skip]
     try:
         if values is not None:
             parts = {"given": audit(op, seed=seed, mode=mode, inputs=values, plugin=plugin)}
@@ -382,24 +354,15 @@ def run_checks(
     for warning in report.warnings if report.status == "pass" else ():
         warnings.warn_explicit(f"op {op.name!r}, variant {warning}", OpcheckWarning,
                                path or "<unknown>", line)
-    failing = [label for label, part in parts.items() if part.status != "pass"]
-
-    whole = _whole_op(op, xfail)
-    if whole is not None:
-        if failing:
-            pytest.xfail(whole)
-        return report, _xpass(node, f"op {op.name!r}: {whole}", strict)
-    expected = {label: xfail[label] for label in run if label in xfail}
-    unexpected = [label for label in failing if label not in expected]
-    if unexpected:
-        return report, _failure_text(parts, unexpected, len(run))
-    passed = [label for label in expected if label not in failing]
-    if passed and (strict or len(passed) == len(expected)):
-        reasons = "; ".join(f"variant {label}: {expected[label]}" for label in passed)
-        return report, _xpass(node, f"op {op.name!r}, {reasons}", strict)
-    if expected:
-        pytest.xfail("; ".join(f"variant {label}: {expected[label]}"
-                               for label in expected if label in failing))
+    verdict = judge({label: part.status for label, part in parts.items()}, plan.xfail,
+                    strict=strict)
+    if verdict.status in ("fail", "error"):
+        return report, _failure_text(parts, list(verdict.unexpected), len(run))
+    if verdict.status == "xpass":
+        where = f": {verdict.reason}" if verdict.whole else f", {verdict.reason}"
+        return report, _xpass(node, f"op {op.name!r}{where}", strict)
+    if verdict.status == "xfail":
+        pytest.xfail(verdict.reason)
     return report, None
 
 
