@@ -103,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "streaming to FILE")
     batch.add_argument("--shard", type=_shard, metavar="K/N",
                        help="audit the K-th of N deterministic slices of the selected ops")
+    known = run.add_argument_group("known failures")
+    known.add_argument("--baseline", metavar="FILE",
+                       help="a JSON file of known failures (op name -> reason): a listed op that "
+                            "fails is an xfail, one that passes an xpass")
+    known.add_argument("--update-baseline", action="store_true",
+                       help="rewrite --baseline FILE from this run: add new failures, remove "
+                            "fixed ones, keep the reasons already there")
+    known.add_argument("--baseline-reason", metavar="TEXT",
+                       help="the reason --update-baseline gives new failures (default: "
+                            "'new in <date>')")
 
     merge = sub.add_parser("merge", parents=[report_opts],
                            help="combine shard reports (JSON or --results files) into one report")
@@ -265,6 +275,9 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
         "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
     }
+    baseline = _baseline(args, registry, [r.name for r in broken])
+    if baseline is not None:
+        meta["baseline"] = baseline.path
     reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)})
     for report in broken:
         if report.name not in reports:
@@ -290,6 +303,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
             try:
                 for report in running:
                     report = expect(report)
+                    if baseline is not None:
+                        report = baseline.apply(report)
                     reports[report.name] = report
                     if writer:
                         writer.write(report)
@@ -303,6 +318,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
         if writer:
             writer.close()
     ordered = in_report_order(list(reports.values()), args.names)
+    if baseline is not None:
+        _settle_baseline(baseline, ordered, args, [*registry, *(r.name for r in broken)])
     elapsed = time.perf_counter() - started
     meta.update(duration=elapsed, not_run=[n for n in names if n not in reports])
     _write_reports(outputs, ordered, meta)
@@ -314,6 +331,44 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
               f"{total - len(meta['not_run'])} of {total} ops{where}", file=sys.stderr)
         return 128 + int(interrupted)
     return 0 if all(is_ok(r.status) for r in ordered) else 1
+
+
+def _baseline(args: argparse.Namespace, registry: Registry, broken: list[str]) -> Any:
+    """The ``--baseline`` file, read before the audit (a bad file is a usage error now,
+    not after an hour); entries for ops that no longer exist are reported."""
+    if args.baseline is None:
+        if args.update_baseline or args.baseline_reason:
+            raise UsageError("--update-baseline and --baseline-reason need --baseline FILE")
+        return None
+    from .baseline import load
+
+    baseline = load(args.baseline, missing_ok=args.update_baseline)
+    if args.update_baseline:
+        check_writable(args.baseline, "--baseline")
+    stale = baseline.stale([*registry, *broken])
+    if stale:
+        fix = "--update-baseline removes them" if not args.update_baseline else "removing them"
+        print(f"opcheck: warning: baseline {args.baseline} lists {len(stale)} op(s) that no "
+              f"longer exist: {', '.join(stale)} ({fix})", file=sys.stderr)
+    return baseline
+
+
+def _settle_baseline(baseline: Any, reports: list[OpReport], args: argparse.Namespace,
+                     existing: list[str]) -> None:
+    """Judge every op (resumed ones too) by the baseline; with ``--update-baseline``,
+    rewrite the file from this run and judge by the new one."""
+    from .baseline import describe_update, dumps
+
+    for report in reports:
+        baseline.apply(report)
+    if not args.update_baseline:
+        return
+    old = dict(baseline.entries)
+    new = baseline.updated(reports, existing, args.baseline_reason)
+    write_atomic(args.baseline, dumps(new))
+    baseline.rejudge(reports, new)
+    print(f"opcheck: baseline {args.baseline} updated: {describe_update(old, new)}",
+          file=sys.stderr)
 
 
 def _all_exact(patterns: Sequence[str]) -> bool:

@@ -67,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="full: check every element (default); fast: random projections",
     )
     group.addoption(
+        "--opcheck-baseline", default=None, metavar="FILE",
+        help="a JSON file of known failures (opcheck audit --baseline): listed ops are xfail",
+    )
+    group.addoption(
         "--opcheck-seed", type=_seed, default=None, metavar="N",
         help="seed for the sampled inputs and dout (default 0)",
     )
@@ -89,6 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "carries this marker, so -m opcheck selects the gradient checks.",
     )
     config.stash[_REGISTRY] = _Plugins(config)
+    config.stash[_REGISTRY].baseline()  # a bad --opcheck-baseline file is a usage error now
 
 
 @pytest.hookimpl(wrapper=True)
@@ -120,6 +125,22 @@ class _Plugins:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self._registry: Registry | None = None
+        self._baseline: dict[str, str] | None = None
+
+    def baseline(self) -> dict[str, str]:
+        """``--opcheck-baseline``: op name → reason (empty without the option)."""
+        if self._baseline is None:
+            path = self.config.getoption("opcheck_baseline", None)
+            self._baseline = {}
+            if path:
+                from .baseline import load
+                from .errors import UsageError
+
+                try:
+                    self._baseline = load(str(path)).entries
+                except UsageError as exc:
+                    raise pytest.UsageError(str(exc).replace("--baseline", "--opcheck-baseline"))
+        return self._baseline
 
     def registry(self) -> Registry:
         if self._registry is None:
@@ -297,6 +318,9 @@ def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, s
     """(xfail, skip, strict): the op's own declarations, overridden selector by selector
     by ``opcheck`` markers from the farthest (module) to the closest (the test itself)."""
     xfail, skip = dict(op.xfail), dict(op.skip)
+    known = node.config.stash[_REGISTRY].baseline().get(op.name)
+    if known is not None:
+        xfail.setdefault("*", f"baseline: {known}")
     strict = node.config.getini("opcheck_xfail_strict")
     for kwargs in reversed(_marker_kwargs(node)):
         xfail.update(_selectors(kwargs.get("xfail"), "xfail"))
