@@ -117,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", parents=[report_opts],
                            help="combine shard reports (JSON or --results files) into one report")
     merge.add_argument("files", nargs="+", metavar="FILE")
+
+    diff = sub.add_parser("diff", help="compare two runs (JSON reports or --results files): "
+                                       "regressions, fixes, new and removed ops, error growth")
+    diff.add_argument("old", metavar="OLD")
+    diff.add_argument("new", metavar="NEW")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                      help="text (default), markdown (a pull-request comment) or json")
+    diff.add_argument("--growth", type=_factor, default=10.0, metavar="FACTOR",
+                      help="list ops whose max_rel_error grew more than FACTOR times (default 10)")
+    diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
 
 
@@ -155,6 +165,13 @@ def _nonnegative(text: str) -> float:
     return value
 
 
+def _growth_factor(text: str) -> float:
+    value = float(text)
+    if not value >= 1.0:
+        raise ValueError(f"{text} is not a growth factor; use a number >= 1, e.g. 10")
+    return value
+
+
 def _bytes(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text, re.IGNORECASE)
     if not match:
@@ -169,6 +186,7 @@ _seconds = _argument_type(_nonnegative)
 _seed = _argument_type(_seed_value)
 _size = _argument_type(_bytes)
 _shard = _argument_type(parse_shard)
+_factor = _argument_type(_growth_factor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "merge":
             return _merge(args)
+        if args.command == "diff":
+            return _diff(args)
         if args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
         from .plugin_manager import discover
@@ -469,6 +489,29 @@ def _merge(args: argparse.Namespace) -> int:
     print(summary_line(reports, time.perf_counter() - started), file=sys.stderr)
     complete = not warnings and not meta["not_run"]
     return 0 if complete and all(is_ok(r.status) for r in reports) else 1
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .comparison import compare
+    from .formats.diff import headline, render
+    from .merge import load
+
+    old, new = load(args.old), load(args.new)
+    if args.output:
+        check_writable(args.output, "-o")
+    result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
+                     new_meta=new.meta, old_path=args.old, new_path=args.new)
+    text = render(args.format, result)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    print(f"opcheck diff: {headline(result)}", file=sys.stderr)
+    return 1 if result.regressions else 0
 
 
 # --- report files --------------------------------------------------------------------------
