@@ -289,12 +289,17 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     if args.max_memory and sys.platform == "win32":
         raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
     shard: Shard | None = args.shard
+    everything = [*names, *(r.name for r in broken)]
     names = in_shard(names, shard)
     broken = [r for r in broken if shard is None or shard.holds(r.name)]
     meta: dict[str, Any] = {
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
         "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
     }
+    from .merge import run_identity
+
+    meta.update(run_identity([p.name for p in registry.plugins], everything,
+                             [*names, *(r.name for r in broken)]))
     baseline = _baseline(args, registry, [r.name for r in broken])
     if baseline is not None:
         meta["baseline"] = baseline.path

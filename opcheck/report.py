@@ -141,7 +141,7 @@ def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
     head = {
         "schema_version": JSON_SCHEMA_VERSION,
         **meta,
-        "complete": not not_run,
+        "complete": not not_run and not meta.get("merge_problems"),
         "not_run": not_run,
         "summary": summary_counts(reports),
     }
