@@ -38,7 +38,7 @@ from .runner import (
     run_ops,
 )
 from .selection import in_report_order, plugin_error_reports, select
-from .shard import Shard, in_shard, parse_shard
+from .shard import Shard, balance_digest, parse_shard, read_durations, shard_filter
 
 if TYPE_CHECKING:
     from .plugin_manager import Registry
@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "streaming to FILE")
     batch.add_argument("--shard", type=_shard, metavar="K/N",
                        help="audit the K-th of N deterministic slices of the selected ops")
+    batch.add_argument("--durations", metavar="FILE",
+                       help="with --shard: balance the slices by each op's time in FILE (a "
+                            "previous JSON report or results stream), longest first")
     known = run.add_argument_group("known failures")
     known.add_argument("--baseline", metavar="FILE",
                        help="a JSON file of known failures (op name -> reason): a listed op that "
@@ -290,8 +293,12 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
         raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
     shard: Shard | None = args.shard
     everything = [*names, *(r.name for r in broken)]
-    names = in_shard(names, shard)
-    broken = [r for r in broken if shard is None or shard.holds(r.name)]
+    if args.durations and shard is None:
+        raise UsageError("--durations FILE balances --shard K/N; add --shard")
+    durations = read_durations(args.durations) if args.durations else None
+    holds = shard_filter(everything, shard, durations)
+    names = [n for n in names if holds(n)]
+    broken = [r for r in broken if holds(r.name)]
     meta: dict[str, Any] = {
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
         "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
@@ -300,6 +307,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
 
     meta.update(run_identity([p.name for p in registry.plugins], everything,
                              [*names, *(r.name for r in broken)]))
+    if durations is not None:  # shards balanced by different files would overlap
+        meta["balance"] = balance_digest(durations)
     baseline = _baseline(args, registry, [r.name for r in broken])
     if baseline is not None:
         meta["baseline"] = baseline.path

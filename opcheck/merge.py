@@ -27,7 +27,7 @@ from .serialize import report_from_dict
 from .shard import parse_shard
 
 #: Facts each shard of one run shares; a difference makes the merge incomplete.
-SHARED_KEYS = ("opcheck_version", "plugins", "selection", "budget", "select")
+SHARED_KEYS = ("opcheck_version", "plugins", "selection", "budget", "select", "balance")
 #: Ops named in a message before "and N more".
 SHOWN = 5
 
@@ -152,8 +152,9 @@ def _differences(loaded: Sequence[Loaded]) -> list[str]:
                 "plugins": "ran with different plugins (-p)",
                 "selection": "selected different ops (NAME patterns, or plugins that declare "
                              "different ops)",
-                "budget": "ran with different --budget", "select": "ran with different NAME "
-                                                                  "patterns"}[key]
+                "budget": "ran with different --budget",
+                "select": "ran with different NAME patterns",
+                "balance": "were sharded with different --durations files"}[key]
         problems.append(f"the inputs {what}: {detail}")
     return problems
 
