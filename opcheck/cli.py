@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "streaming to FILE")
     batch.add_argument("--shard", type=_shard, metavar="K/N",
                        help="audit the K-th of N deterministic slices of the selected ops")
+    batch.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local: --jobs worker processes here (default); dask: each op a task "
+                            "on a Dask cluster (pip install \"opcheck[dask]\")")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --executor dask: the scheduler's address, e.g. "
+                            "tcp://10.0.0.5:8786 (default: a local cluster of --jobs processes)")
     batch.add_argument("--durations", metavar="FILE",
                        help="with --shard: balance the slices by each op's time in FILE (a "
                             "previous JSON report or results stream), longest first")
@@ -201,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _merge(args)
         if args.command == "diff":
             return _diff(args)
-        if args.command == "audit" and args.jobs != 1:
+        if args.command == "audit" and (args.executor == "dask" or args.scheduler):
+            _check_dask(args)
+        elif args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
         from .plugin_manager import discover
 
@@ -326,12 +334,18 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     todo = [n for n in names if n not in reports]
     jobs = args.jobs or available_cores()
     options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant,
-                         plugins=tuple(args.plugins), jobs=jobs, isolate=args.jobs != 1,
+                         plugins=tuple(args.plugins), jobs=jobs,
+                         isolate=args.jobs != 1 or args.executor == "dask",
                          timeout=args.timeout or None, max_memory=args.max_memory)
     total = len(names) + len(broken)
     interrupted = None
     progress = Progress(total, done=total - len(todo))
-    running = run_ops(todo, options, registry)
+    if args.executor == "dask":
+        from .dask_executor import run_ops_dask
+
+        running = run_ops_dask(todo, options, registry, args.scheduler)
+    else:
+        running = run_ops(todo, options, registry)
     try:
         with _interruptible() as stopped:
             try:
@@ -403,6 +417,14 @@ def _settle_baseline(baseline: Any, reports: list[OpReport], args: argparse.Name
     baseline.rejudge(reports, new)
     print(f"opcheck: baseline {args.baseline} updated: {describe_update(old, new)}",
           file=sys.stderr)
+
+
+def _check_dask(args: argparse.Namespace) -> None:
+    if args.executor != "dask":
+        raise UsageError("--scheduler ADDRESS is for --executor dask; add it, or drop --scheduler")
+    from .dask_executor import require_distributed
+
+    require_distributed()
 
 
 def _all_exact(patterns: Sequence[str]) -> bool:
