@@ -68,6 +68,15 @@ def audit_task(name: str, options: RunOptions) -> OpReport:
     return report
 
 
+def dask_setup(worker: Any = None) -> None:
+    """Dask's preload hook (``dask worker --preload opcheck.dask_executor``; a local cluster
+    preloads it): start the fork server of the audit processes, which imports numpy,
+    opcheck and the built-in plugins, while the worker is still joining the cluster."""
+    from .runner import _context
+
+    _context()
+
+
 def close_auditors() -> int:
     """Stop this Dask worker's audit processes (run on every worker when a run ends: an
     idle worker of a shared cluster holds no opcheck process, and a local cluster's
@@ -108,7 +117,8 @@ def run_ops_dask(names: Sequence[str], options: RunOptions, registry: Registry,
                  "distributed.worker.daemon": False}))
             cluster = stack.enter_context(LocalCluster(
                 n_workers=min(options.jobs, len(names)), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
+                dashboard_address=None, silence_logs=logging.ERROR,
+                preload=["opcheck.dask_executor"]))
             client = stack.enter_context(Client(cluster))
         else:
             try:
