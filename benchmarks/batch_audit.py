@@ -176,12 +176,20 @@ def executor_times(folder: str, size: int, repeat: int) -> dict[str, tuple[float
 def compare_executors(folder: str, sizes: list[int], repeat: int) -> None:
     print("| ops | command | wall time | ms/op | parent CPU share | vs --jobs 2 |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    found = {}
     for size in sizes:
-        times = executor_times(folder, size, repeat)
+        times = found[size] = executor_times(folder, size, repeat)
         base = times["--jobs 2"][0]
         for label, (wall, share) in times.items():
             print(f"| {size} | `opcheck audit {label}` | {wall:.2f} s | {1e3 * wall / size:.2f} "
                   f"| {100 * share:.0f}% | {wall / base:.2f}x |")
+    if len(sizes) > 1:  # the fixed costs cancel in the difference between two sizes
+        small, big = min(sizes), max(sizes)
+        print()
+        for label in found[small]:
+            extra = (found[big][label][0] - found[small][label][0]) / (big - small)
+            fixed = found[small][label][0] - extra * small
+            print(f"- `{label}`: {1e3 * extra:.2f} ms per additional op, {fixed:.2f} s fixed")
 
 
 def main() -> None:

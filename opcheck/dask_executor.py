@@ -131,20 +131,24 @@ def run_ops_dask(names: Sequence[str], options: RunOptions, registry: Registry,
         futures = {client.submit(audit_task, name, options, key=f"opcheck-{run}-{k}",
                                  pure=False): name for k, name in enumerate(names)}
         try:
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    yield future.result()
-                except KilledWorker as exc:
-                    yield _error(name, f"the Dask worker auditing the op died ({exc}); Dask's "
-                                 "nanny restarted it and the run went on", options, registry)
-                except UsageError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 (the task failed outside the audit)
-                    yield _error(name, f"the Dask task failed: {type(exc).__name__}: {exc}",
-                                 options, registry)
+            # with_results: reports come back in batches, not one request per op
+            for future, result in as_completed(futures, with_results=True, raise_errors=False):
+                name = futures.pop(future)
+                if future.status != "error":
+                    yield result
+                    continue
+                exc = result[1]  # (type, exception, traceback) for a failed task
+                if isinstance(exc, UsageError):
+                    raise exc
+                if isinstance(exc, KilledWorker):
+                    message = (f"the Dask worker auditing the op died ({exc}); Dask's nanny "
+                               "restarted it and the run went on")
+                else:
+                    message = f"the Dask task failed: {type(exc).__name__}: {exc}"
+                yield _error(name, message, options, registry)
         finally:
-            client.cancel(list(futures), force=True)
+            if futures:
+                client.cancel(list(futures), force=True)
             with contextlib.suppress(Exception):  # a worker already gone has nothing to close
                 client.run(close_auditors)
 
