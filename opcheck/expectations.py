@@ -159,7 +159,7 @@ def _dtype(name: str) -> str | None:
         import numpy as np
 
         return np.dtype(name).name
-    except Exception:  # TypeError mostly; numpy parses some strings as struct dtypes
+    except Exception:  # noqa: BLE001 (TypeError mostly; numpy parses some strings as struct dtypes)
         return None
 
 

@@ -34,6 +34,8 @@ COLLECTOR_NAME = "opcheck"
 MODES = ("full", "fast")
 _MARKER_KWARGS = ("seed", "mode", "xfail", "skip", "strict")
 _XPASS = pytest.StashKey[str]()
+#: How the reason of an expected failure from ``--opcheck-baseline`` starts.
+_BASELINE = "baseline: "
 _REGISTRY = pytest.StashKey["_Plugins"]()
 
 
@@ -320,7 +322,7 @@ def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, s
     xfail, skip = dict(op.xfail), dict(op.skip)
     known = node.config.stash[_REGISTRY].baseline().get(op.name)
     if known is not None:
-        xfail.setdefault("*", f"baseline: {known}")
+        xfail.setdefault("*", f"{_BASELINE}{known}")
     strict = node.config.getini("opcheck_xfail_strict")
     for kwargs in reversed(_marker_kwargs(node)):
         xfail.update(_selectors(kwargs.get("xfail"), "xfail"))
@@ -392,8 +394,9 @@ def run_checks(
 
 def _xpass(node: pytest.Item, reason: str, strict: bool) -> str | None:
     if strict:
-        return (f"[XPASS(strict)] {reason}\nIt was expected to fail and now passes: remove "
-                "the xfail declaration (or mark it strict=False).")
+        fix = ("its entry from the --opcheck-baseline file" if _BASELINE in reason
+               else "the xfail declaration (or mark it strict=False)")
+        return f"[XPASS(strict)] {reason}\nIt was expected to fail and now passes: remove {fix}."
     node.stash[_XPASS] = reason
     return None
 

@@ -19,7 +19,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
-from .audit import audit
+from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import UsageError
 from .expectations import audit_expected
 from .plugin_manager import PluginInfo, Registry, discover

@@ -129,4 +129,5 @@ def test_the_pytest_plugin_reads_the_baseline_too(library):
     assert result.returncode == 1, result.stdout
     assert "XFAIL opcheck::expect.listed - baseline: issue 99" in result.stdout
     assert "FAILED opcheck::expect.listed_fixed - [XPASS(strict)]" in result.stdout
+    assert "remove its entry from the --opcheck-baseline file." in result.stdout
     assert "2 failed, 2 passed, 1 skipped, 3 xfailed" in result.stdout

@@ -68,7 +68,7 @@ def test_a_bad_merge_is_flagged_naming_what_is_wrong(second, problem):
 
 
 def test_a_missing_shard_makes_the_merge_incomplete():
-    meta, _, problems = merge([_shard("one", "1/2")])
+    _, _, problems = merge([_shard("one", "1/2")])
     assert problems == ["shard 2/2 is missing: its ops are not in the merged report"]
 
 

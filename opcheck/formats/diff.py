@@ -39,8 +39,8 @@ def _status(change: Change, arrow: str = "->") -> str:
 
 
 def render_text(c: Comparison) -> str:
-    lines = [f"opcheck diff {c.old_path} {c.new_path}: {headline(c)} "
-             f"({c.unchanged} ops unchanged)"]
+    lines = [(f"opcheck diff {c.old_path} {c.new_path}: {headline(c)} "
+              f"({c.unchanged} ops unchanged)")]
     lines += [f"note: {note}" for note in c.notes]
     for key, title in SECTIONS:
         changes: Sequence[Change] = getattr(c, key)
