@@ -122,6 +122,7 @@ def test_update_baseline_without_a_file_is_a_usage_error(library):
 
 def test_the_pytest_plugin_reads_the_baseline_too(library):
     path, env = library
+    env = {k: v for k, v in env.items() if k not in ("PYTEST_PLUGINS", "PYTEST_ADDOPTS")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--opcheck-ops", "expect.*",
          "--opcheck-plugin", "expect_ops", "--opcheck-baseline", "baseline.json", "-rA", "-q"],

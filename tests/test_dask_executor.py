@@ -51,7 +51,9 @@ def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return tmp_path
+    yield tmp_path
+    for name in ("broken_ops", "dask_killer_ops"):  # pytester's tests make modules so named
+        sys.modules.pop(name, None)
 
 
 def _run(*args, cwd, **extra):
