@@ -10,14 +10,20 @@ then:
 3. through ``opcheck.runner`` in this process: in-process, one and two worker processes,
    and the per-op overhead of auditing in a worker (sending the name, returning the
    report, the timeout watch) over auditing in-process, from the difference between the
-   whole library and one op, so the fixed cost drops out.
+   whole library and one op, so the fixed cost drops out;
+4. with ``--executors``: libraries of 200 and 1,000 generated ops (``--sizes``) audited
+   with ``--jobs 2`` and with ``--executor dask`` (a local cluster of 2 processes): wall
+   time, time per op, and the share of one core the opcheck process itself used (its own
+   CPU time over the wall time; a local Dask cluster's scheduler runs in that process).
 
     python benchmarks/batch_audit.py [--ops 240] [--repeat 3] [--jobs 1 2]
+    python benchmarks/batch_audit.py --executors [--sizes 200 1000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -128,11 +134,73 @@ def runner_times(repeat: int) -> dict[str, float]:
     }
 
 
+#: Runs the CLI in this child process and reports its own CPU time (not its workers').
+_TIMED_CLI = """
+import json, os, sys, time
+from opcheck.cli import main
+started = time.perf_counter()
+code = main(sys.argv[2:])
+wall = time.perf_counter() - started
+cpu = os.times()
+with open(sys.argv[1], "w") as handle:
+    json.dump({"code": code, "wall": wall, "cpu": cpu.user + cpu.system}, handle)
+"""
+
+
+def executor_times(folder: str, size: int, repeat: int) -> dict[str, tuple[float, float]]:
+    """(best wall seconds, the parent's CPU share in that run) per executor, ``size`` ops."""
+    module = f"genlib{size}_ops"
+    with open(os.path.join(folder, f"{module}.py"), "w") as handle:
+        handle.write(LIBRARY.format(count=size))
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    out = os.path.join(folder, "timing.json")
+    found: dict[str, tuple[float, float]] = {}
+    for label, extra in (("--jobs 2", []), ("--executor dask", ["--executor", "dask"])):
+        best = (float("inf"), 0.0)
+        for _ in range(repeat):
+            subprocess.run(
+                [sys.executable, "-c", _TIMED_CLI, out, "audit", "-p", module, "gen.*",
+                 "--jobs", "2", *extra, "--format", "json", "-o",
+                 os.path.join(folder, "report.json")],
+                cwd=folder, env=env, capture_output=True, text=True, check=False)
+            with open(out) as handle:
+                got = json.load(handle)
+            if got["code"] != 0:
+                sys.exit(f"opcheck audit {label} on {size} ops failed with {got['code']}")
+            if got["wall"] < best[0]:
+                best = (got["wall"], got["cpu"] / got["wall"])
+        found[label] = best
+    return found
+
+
+def compare_executors(folder: str, sizes: list[int], repeat: int) -> None:
+    print("| ops | command | wall time | ms/op | parent CPU share | vs --jobs 2 |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    found = {}
+    for size in sizes:
+        times = found[size] = executor_times(folder, size, repeat)
+        base = times["--jobs 2"][0]
+        for label, (wall, share) in times.items():
+            print(f"| {size} | `opcheck audit {label}` | {wall:.2f} s | {1e3 * wall / size:.2f} "
+                  f"| {100 * share:.0f}% | {wall / base:.2f}x |")
+    if len(sizes) > 1:  # the fixed costs cancel in the difference between two sizes
+        small, big = min(sizes), max(sizes)
+        print()
+        for label in found[small]:
+            extra = (found[big][label][0] - found[small][label][0]) / (big - small)
+            fixed = found[small][label][0] - extra * small
+            print(f"- `{label}`: {1e3 * extra:.2f} ms per additional op, {fixed:.2f} s fixed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=240, help="ops in the generated library")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="--jobs values to time")
+    parser.add_argument("--executors", action="store_true",
+                        help="compare --jobs 2 with --executor dask instead (needs opcheck[dask])")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1000],
+                        help="library sizes for --executors")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="opcheck-bench-")
@@ -142,6 +210,11 @@ def main() -> None:
         sys.path.insert(0, folder)
         os.environ["OPCHECK_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
+        if args.executors:
+            print(f"# {os.cpu_count()} cores, Python {sys.version.split()[0]}, best of "
+                  f"{args.repeat}\n")
+            compare_executors(folder, args.sizes, args.repeat)
+            return
         print(f"# {args.ops} generated ops, {os.cpu_count()} cores, Python "
               f"{sys.version.split()[0]}, best of {args.repeat}\n")
         print("| command | wall time | ops/s | speedup vs --jobs 1 |")

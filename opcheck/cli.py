@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, UsageError
+from .expectations import Expectations, is_ok
 from .formats import FORMATS, parse_formats, render
 from .progress import Progress
 from .report import render_summary_table, summary_line
@@ -37,7 +38,7 @@ from .runner import (
     run_ops,
 )
 from .selection import in_report_order, plugin_error_reports, select
-from .shard import Shard, in_shard, parse_shard
+from .shard import Shard, balance_digest, parse_shard, read_durations, shard_filter
 
 if TYPE_CHECKING:
     from .plugin_manager import Registry
@@ -105,10 +106,39 @@ def build_parser() -> argparse.ArgumentParser:
                             "streaming to FILE")
     batch.add_argument("--shard", type=_shard, metavar="K/N",
                        help="audit the K-th of N deterministic slices of the selected ops")
+    batch.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local: --jobs worker processes here (default); dask: each op a task "
+                            "on a Dask cluster (pip install \"opcheck[dask]\")")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --executor dask: the scheduler's address, e.g. "
+                            "tcp://10.0.0.5:8786 (default: a local cluster of --jobs processes)")
+    batch.add_argument("--durations", metavar="FILE",
+                       help="with --shard: balance the slices by each op's time in FILE (a "
+                            "previous JSON report or results stream), longest first")
+    known = run.add_argument_group("known failures")
+    known.add_argument("--baseline", metavar="FILE",
+                       help="a JSON file of known failures (op name -> reason): a listed op that "
+                            "fails is an xfail, one that passes an xpass")
+    known.add_argument("--update-baseline", action="store_true",
+                       help="rewrite --baseline FILE from this run: add new failures, remove "
+                            "fixed ones, keep the reasons already there")
+    known.add_argument("--baseline-reason", metavar="TEXT",
+                       help="the reason --update-baseline gives new failures (default: "
+                            "'new in <date>')")
 
     merge = sub.add_parser("merge", parents=[report_opts],
                            help="combine shard reports (JSON or --results files) into one report")
     merge.add_argument("files", nargs="+", metavar="FILE")
+
+    diff = sub.add_parser("diff", help="compare two runs (JSON reports or --results files): "
+                                       "regressions, fixes, new and removed ops, error growth")
+    diff.add_argument("old", metavar="OLD")
+    diff.add_argument("new", metavar="NEW")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                      help="text (default), markdown (a pull-request comment) or json")
+    diff.add_argument("--growth", type=_factor, default=10.0, metavar="FACTOR",
+                      help="list ops whose max_rel_error grew more than FACTOR times (default 10)")
+    diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     return parser
 
 
@@ -147,6 +177,13 @@ def _nonnegative(text: str) -> float:
     return value
 
 
+def _growth_factor(text: str) -> float:
+    value = float(text)
+    if not value >= 1.0:
+        raise ValueError(f"{text} is not a growth factor; use a number >= 1, e.g. 10")
+    return value
+
+
 def _bytes(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text, re.IGNORECASE)
     if not match:
@@ -161,6 +198,7 @@ _seconds = _argument_type(_nonnegative)
 _seed = _argument_type(_seed_value)
 _size = _argument_type(_bytes)
 _shard = _argument_type(parse_shard)
+_factor = _argument_type(_growth_factor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,7 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "merge":
             return _merge(args)
-        if args.command == "audit" and args.jobs != 1:
+        if args.command == "diff":
+            return _diff(args)
+        if args.command == "audit" and (args.executor == "dask" or args.scheduler):
+            _check_dask(args)
+        elif args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
         from .plugin_manager import discover
 
@@ -261,31 +303,59 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     if args.max_memory and sys.platform == "win32":
         raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
     shard: Shard | None = args.shard
-    names = in_shard(names, shard)
-    broken = [r for r in broken if shard is None or shard.holds(r.name)]
+    everything = [*names, *(r.name for r in broken)]
+    if args.durations and shard is None:
+        raise UsageError("--durations FILE balances --shard K/N; add --shard")
+    durations = read_durations(args.durations) if args.durations else None
+    holds = shard_filter(everything, shard, durations)
+    names = [n for n in names if holds(n)]
+    broken = [r for r in broken if holds(r.name)]
     meta: dict[str, Any] = {
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
         "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
     }
+    from .merge import run_identity
+
+    meta.update(run_identity([p.name for p in registry.plugins], everything,
+                             [*names, *(r.name for r in broken)]))
+    if durations is not None:  # shards balanced by different files would overlap
+        meta["balance"] = balance_digest(durations)
+    baseline = _baseline(args, registry, [r.name for r in broken])
+    if baseline is not None:
+        meta["baseline"] = baseline.path
     reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)})
     for report in broken:
         if report.name not in reports:
             reports[report.name] = report
             if writer:
                 writer.write(report)
+    expect = Expectations(registry, names, args.variant, args.seed, args.mode)
+    for report in expect.settled(n for n in names if n not in reports):
+        reports[report.name] = report  # skipped, or a selector that matches nothing
+        if writer:
+            writer.write(report)
     todo = [n for n in names if n not in reports]
     jobs = args.jobs or available_cores()
     options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant, order=args.order,
-                         plugins=tuple(args.plugins), jobs=jobs, isolate=args.jobs != 1,
+                         plugins=tuple(args.plugins), jobs=jobs,
+                         isolate=args.jobs != 1 or args.executor == "dask",
                          timeout=args.timeout or None, max_memory=args.max_memory)
     total = len(names) + len(broken)
     interrupted = None
     progress = Progress(total, done=total - len(todo))
-    running = run_ops(todo, options, registry)
+    if args.executor == "dask":
+        from .dask_executor import run_ops_dask
+
+        running = run_ops_dask(todo, options, registry, args.scheduler)
+    else:
+        running = run_ops(todo, options, registry)
     try:
         with _interruptible() as stopped:
             try:
                 for report in running:
+                    report = expect(report)
+                    if baseline is not None:
+                        report = baseline.apply(report)
                     reports[report.name] = report
                     if writer:
                         writer.write(report)
@@ -299,6 +369,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
         if writer:
             writer.close()
     ordered = in_report_order(list(reports.values()), args.names)
+    if baseline is not None:
+        _settle_baseline(baseline, ordered, args, [*registry, *(r.name for r in broken)])
     elapsed = time.perf_counter() - started
     meta.update(duration=elapsed, not_run=[n for n in names if n not in reports])
     _write_reports(outputs, ordered, meta)
@@ -309,7 +381,53 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
         print(f"opcheck: interrupted by {signal.Signals(interrupted).name} after "
               f"{total - len(meta['not_run'])} of {total} ops{where}", file=sys.stderr)
         return 128 + int(interrupted)
-    return 0 if all(r.status == "pass" for r in ordered) else 1
+    return 0 if all(is_ok(r.status) for r in ordered) else 1
+
+
+def _baseline(args: argparse.Namespace, registry: Registry, broken: list[str]) -> Any:
+    """The ``--baseline`` file, read before the audit (a bad file is a usage error now,
+    not after an hour); entries for ops that no longer exist are reported."""
+    if args.baseline is None:
+        if args.update_baseline or args.baseline_reason:
+            raise UsageError("--update-baseline and --baseline-reason need --baseline FILE")
+        return None
+    from .baseline import load
+
+    baseline = load(args.baseline, missing_ok=args.update_baseline)
+    if args.update_baseline:
+        check_writable(args.baseline, "--baseline")
+    stale = baseline.stale([*registry, *broken])
+    if stale:
+        fix = "--update-baseline removes them" if not args.update_baseline else "removing them"
+        print(f"opcheck: warning: baseline {args.baseline} lists {len(stale)} op(s) that no "
+              f"longer exist: {', '.join(stale)} ({fix})", file=sys.stderr)
+    return baseline
+
+
+def _settle_baseline(baseline: Any, reports: list[OpReport], args: argparse.Namespace,
+                     existing: list[str]) -> None:
+    """Judge every op (resumed ones too) by the baseline; with ``--update-baseline``,
+    rewrite the file from this run and judge by the new one."""
+    from .baseline import describe_update, dumps
+
+    for report in reports:
+        baseline.apply(report)
+    if not args.update_baseline:
+        return
+    old = dict(baseline.entries)
+    new = baseline.updated(reports, existing, args.baseline_reason)
+    write_atomic(args.baseline, dumps(new))
+    baseline.rejudge(reports, new)
+    print(f"opcheck: baseline {args.baseline} updated: {describe_update(old, new)}",
+          file=sys.stderr)
+
+
+def _check_dask(args: argparse.Namespace) -> None:
+    if args.executor != "dask":
+        raise UsageError("--scheduler ADDRESS is for --executor dask; add it, or drop --scheduler")
+    from .dask_executor import require_distributed
+
+    require_distributed()
 
 
 def _all_exact(patterns: Sequence[str]) -> bool:
@@ -409,7 +527,30 @@ def _merge(args: argparse.Namespace) -> int:
     _write_reports(outputs, reports, meta)
     print(summary_line(reports, time.perf_counter() - started), file=sys.stderr)
     complete = not warnings and not meta["not_run"]
-    return 0 if complete and all(r.status == "pass" for r in reports) else 1
+    return 0 if complete and all(is_ok(r.status) for r in reports) else 1
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .comparison import compare
+    from .formats.diff import headline, render
+    from .merge import load
+
+    old, new = load(args.old), load(args.new)
+    if args.output:
+        check_writable(args.output, "-o")
+    result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
+                     new_meta=new.meta, old_path=args.old, new_path=args.new)
+    text = render(args.format, result)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    print(f"opcheck diff: {headline(result)}", file=sys.stderr)
+    return 1 if result.regressions else 0
 
 
 # --- report files --------------------------------------------------------------------------

@@ -1,14 +1,21 @@
 """``opcheck merge``: combine shard reports (JSON reports or ``--results`` streams) into one.
 
-Reports merge only when they audited with the same seed, mode and variant. The merged
-report lists ops in the same order an unsharded run would (``selection.report_order``),
-so merging the N shards of a run gives the report the run would have given on one machine.
+Reports merge only when they audited with the same seed, mode and variant (else a usage
+error). The merged report lists ops in the same order an unsharded run would
+(``selection.report_order``), so merging the N shards of a run gives the report the run
+would have given on one machine.
+
+A merge is *complete* only when it can vouch for that: every shard present, all of them
+from the same opcheck, plugins, op selection and budget, each with a result for every op
+it selected (``run_identity`` records these facts in each run's header), and every op
+with exactly one result. Anything else is listed in ``merge_problems`` (and exits 1).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +25,22 @@ from .results_file import RUN_KEYS, read_results
 from .selection import in_report_order
 from .serialize import report_from_dict
 from .shard import parse_shard
+
+#: Facts each shard of one run shares; a difference makes the merge incomplete.
+SHARED_KEYS = ("opcheck_version", "plugins", "selection", "budget", "select", "balance")
+#: Ops named in a message before "and N more".
+SHOWN = 5
+
+
+def run_identity(plugins: Iterable[str], everything: Iterable[str],
+                 selected: Iterable[str]) -> dict[str, Any]:
+    """The facts a merge checks, for a run's header: the plugins loaded, the whole
+    selection before sharding (its size and a digest: the same on every shard), and the ops
+    this run (shard) is to audit."""
+    names = sorted(set(everything))
+    digest = hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:16]
+    return {"plugins": sorted(set(plugins)), "selection": {"count": len(names), "digest": digest},
+            "selected": sorted(set(selected))}
 
 
 @dataclass
@@ -65,7 +88,7 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
                     f"{other.path!r} ({key}={other.meta.get(key)!r}): shards must audit with "
                     "the same --seed, --mode and --variant"
                 )
-    warnings: list[str] = []
+    warnings: list[str] = _differences(loaded)
     ops: dict[str, tuple[OpReport, str]] = {}
     for item in loaded:
         for report in item.reports:
@@ -73,8 +96,12 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
             if seen is not None and _figures(seen[0]) != _figures(report):
                 warnings.append(f"op {report.name!r} is in {seen[1]!r} and {item.path!r} with "
                                 f"different results; keeping the one from {item.path!r}")
+            elif seen is not None:
+                warnings.append(f"op {report.name!r} has a result in both {seen[1]!r} and "
+                                f"{item.path!r}: each op must come from exactly one shard")
             ops[report.name] = (report, item.path)
     warnings += _missing_shards(loaded)
+    warnings += _incomplete(loaded)
     patterns = list(first.meta.get("select") or [])
     reports = in_report_order([r for r, _ in ops.values()], patterns)
     not_run = sorted({n for item in loaded for n in item.meta.get("not_run") or []} - set(ops))
@@ -91,7 +118,77 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
                          "opcheck_version": item.meta.get("opcheck_version")} for item in loaded],
         "not_run": not_run,
     }
+    for key in ("plugins", "selection", "budget"):
+        if key in first.meta:
+            meta[key] = first.meta[key]
+    if all("selected" in item.meta for item in loaded):
+        meta["selected"] = sorted({n for item in loaded for n in item.meta["selected"]})
+    if warnings:
+        meta["merge_problems"] = list(warnings)
     return meta, reports, warnings
+
+
+def _differences(loaded: Sequence[Loaded]) -> list[str]:
+    """The shared run facts on which inputs disagree, each naming both sides."""
+    first, problems = loaded[0], []
+    for key in SHARED_KEYS:
+        values = [item.meta.get(key) for item in loaded]
+        odd = next((item for item, v in zip(loaded, values) if v != values[0]), None)
+        if odd is None:
+            continue
+        mine, theirs = first.meta.get(key), odd.meta.get(key)
+        if key == "plugins" and isinstance(mine, list) and isinstance(theirs, list):
+            only_a, only_b = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
+            detail = "; ".join(part for part in (
+                f"only {first.path!r} loaded {', '.join(only_a)}" if only_a else "",
+                f"only {odd.path!r} loaded {', '.join(only_b)}" if only_b else "") if part)
+        elif key == "selection" and isinstance(mine, dict) and isinstance(theirs, dict):
+            detail = (f"{first.path!r} selected {mine.get('count')} ops, {odd.path!r} "
+                      f"{theirs.get('count')} (digests {mine.get('digest')} and "
+                      f"{theirs.get('digest')})")
+        else:
+            detail = f"{first.path!r} has {mine!r}, {odd.path!r} has {theirs!r}"
+        what = {"opcheck_version": "were written by different opcheck versions",
+                "plugins": "ran with different plugins (-p)",
+                "selection": "selected different ops (NAME patterns, or plugins that declare "
+                             "different ops)",
+                "budget": "ran with different --budget",
+                "select": "ran with different NAME patterns",
+                "balance": "were sharded with different --durations files"}[key]
+        problems.append(f"the inputs {what}: {detail}")
+    return problems
+
+
+def _incomplete(loaded: Sequence[Loaded]) -> list[str]:
+    """Inputs without a result for every op they selected (a results stream cut short, an
+    interrupted run), and a selection the shards do not cover."""
+    problems = []
+    for item in loaded:
+        selected = item.meta.get("selected")
+        got = {r.name for r in item.reports}
+        if isinstance(selected, list):
+            missing = [n for n in selected if n not in got]
+        else:  # written before run headers listed the selection
+            missing = list(item.meta.get("not_run") or [])
+        if missing:
+            where = f" (shard {item.meta['shard']})" if item.meta.get("shard") else ""
+            total = len(selected) if isinstance(selected, list) else len(got) + len(missing)
+            problems.append(f"{item.path!r}{where} is incomplete: {len(missing)} of its {total} "
+                            f"ops have no result ({_names(missing)}); rerun it with --resume")
+    selections = [item.meta.get("selection") for item in loaded]
+    if all(isinstance(s, dict) and s == selections[0] for s in selections) and all(
+            isinstance(item.meta.get("selected"), list) for item in loaded):
+        count = selections[0].get("count")
+        covered = {n for item in loaded for n in item.meta["selected"]}
+        if isinstance(count, int) and len(covered) != count and not _missing_shards(loaded):
+            problems.append(f"the inputs select {len(covered)} ops between them, but the run "
+                            f"selected {count}")
+    return problems
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:SHOWN])
+    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
 def _figures(report: OpReport) -> tuple[Any, ...]:

@@ -35,7 +35,7 @@ class Progress:
                              mininterval=min_interval)
 
     def update(self, report: OpReport) -> None:
-        if report.status == "fail":
+        if report.status in ("fail", "xpass"):  # an XPASS fails the run as a failure does
             self.failed += 1
         elif report.status == "error":
             self.errors += 1

@@ -34,6 +34,8 @@ COLLECTOR_NAME = "opcheck"
 MODES = ("full", "fast")
 _MARKER_KWARGS = ("seed", "mode", "xfail", "skip", "strict")
 _XPASS = pytest.StashKey[str]()
+#: How the reason of an expected failure from ``--opcheck-baseline`` starts.
+_BASELINE = "baseline: "
 _REGISTRY = pytest.StashKey["_Plugins"]()
 
 
@@ -67,6 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="full: check every element (default); fast: random projections",
     )
     group.addoption(
+        "--opcheck-baseline", default=None, metavar="FILE",
+        help="a JSON file of known failures (opcheck audit --baseline): listed ops are xfail",
+    )
+    group.addoption(
         "--opcheck-seed", type=_seed, default=None, metavar="N",
         help="seed for the sampled inputs and dout (default 0)",
     )
@@ -90,6 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "gradient checks.",
     )
     config.stash[_REGISTRY] = _Plugins(config)
+    config.stash[_REGISTRY].baseline()  # a bad --opcheck-baseline file is a usage error now
 
 
 @pytest.hookimpl(wrapper=True)
@@ -121,6 +128,22 @@ class _Plugins:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self._registry: Registry | None = None
+        self._baseline: dict[str, str] | None = None
+
+    def baseline(self) -> dict[str, str]:
+        """``--opcheck-baseline``: op name → reason (empty without the option)."""
+        if self._baseline is None:
+            path = self.config.getoption("opcheck_baseline", None)
+            self._baseline = {}
+            if path:
+                from .baseline import load
+                from .errors import UsageError
+
+                try:
+                    self._baseline = load(str(path)).entries
+                except UsageError as exc:
+                    raise pytest.UsageError(str(exc).replace("--baseline", "--opcheck-baseline"))
+        return self._baseline
 
     def registry(self) -> Registry:
         if self._registry is None:
@@ -299,6 +322,9 @@ def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, s
     """(xfail, skip, strict): the op's own declarations, overridden selector by selector
     by ``opcheck`` markers from the farthest (module) to the closest (the test itself)."""
     xfail, skip = dict(op.xfail), dict(op.skip)
+    known = node.config.stash[_REGISTRY].baseline().get(op.name)
+    if known is not None:
+        xfail.setdefault("*", f"{_BASELINE}{known}")
     strict = node.config.getini("opcheck_xfail_strict")
     for kwargs in reversed(_marker_kwargs(node)):
         xfail.update(_selectors(kwargs.get("xfail"), "xfail"))
@@ -308,33 +334,6 @@ def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, s
     if node.config.option.runxfail:
         xfail = {}
     return xfail, skip, strict
-
-
-def _dtype_name(selector: str) -> str | None:
-    import numpy as np
-
-    try:
-        return np.dtype(selector).name
-    except Exception:  # TypeError mostly; numpy parses some strings as struct dtypes
-        return None
-
-
-def _check_selectors(op: Op, labels: list[str], table: dict[str, str], kind: str) -> None:
-    """Every selector must be able to match: a typo would silently declare nothing."""
-    for selector in table:
-        if selector not in ("*", "given", *labels) and _dtype_name(selector) is None:
-            _fail(f"{kind} selector {selector!r} of op {op.name!r} matches nothing: use '*' "
-                  f"(the whole op), a dtype name such as 'float32', or one of its variant "
-                  f"labels {', '.join(labels)}")
-
-
-def _whole_op(op: Op, table: dict[str, str]) -> str | None:
-    """The reason of a '*' or dtype selector that applies to ``op``, if any."""
-    dtypes = {tensor.dtype for tensor in op.inputs.values()}
-    for selector, reason in table.items():
-        if selector == "*" or _dtype_name(selector) in dtypes:
-            return reason
-    return None
 
 
 def run_checks(
@@ -351,29 +350,24 @@ def run_checks(
     from . import check_selectors
     from .audit import audit
     from .errors import OpcheckError
+    from .expectations import GIVEN, judge, plan_for
     from .sampling import variants
 
     xfail, skip, strict = expectations(node, op)
-    xfail, check_xfail = check_selectors.split(xfail)  # "jvp", "double_backward", ...
-    skip, check_skip = check_selectors.split(skip)
     known = list(variants(op))
-    _check_selectors(op, known, xfail, "xfail")
-    _check_selectors(op, known, skip, "skip")
-    labels = ["given"] if values is not None else known
+    labels = [GIVEN] if values is not None else known
     if variant is not None:
         if variant not in labels:
             _fail(f"op {op.name!r} has no variant {variant!r}; "
                   f"its variants are {', '.join(labels)}")
         labels = [variant]
-    reason = _whole_op(op, skip)
-    if reason is not None:
-        _skip(reason)
-    run = [label for label in labels if label not in skip]
-    if not run:
-        _skip("; ".join(f"variant {label}: {skip[label]}" for label in labels))
-    audited = check_selectors.without(op, check_skip)
-    if audited is None:
-        _skip("; ".join(f"{check}: {why}" for check, why in check_skip.items()))
+    plan = plan_for(op, labels, known=known, xfail=xfail, skip=skip)
+    if plan.problem:
+        _fail(plan.problem)
+    if plan.skipped:
+        _skip(plan.skip_reason())
+    run = [label for label in labels if label not in plan.skip]
+    audited = plan.audited(op)
     try:
         if values is not None:
             parts = {"given": audit(audited, seed=seed, mode=mode, inputs=values, plugin=plugin)}
@@ -382,8 +376,8 @@ def run_checks(
                      for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))
-    for part in parts.values() if "adjoint" in check_skip else ():
-        check_selectors.drop_from_report(part, {"adjoint"})
+    for part in parts.values():
+        plan.finish(part)
     if reproduce is not None:
         for part in parts.values():
             part.reproduce = reproduce if part.status != "pass" else ""
@@ -393,35 +387,24 @@ def run_checks(
         warnings.warn_explicit(f"op {op.name!r}, variant {warning}", OpcheckWarning,
                                path or "<unknown>", line)
     failing = [label for label, part in parts.items() if part.status != "pass"]
-
-    whole = _whole_op(op, xfail)
-    if whole is not None:
-        if failing:
-            pytest.xfail(whole)
-        return report, _xpass(node, f"op {op.name!r}: {whole}", strict)
-    expected = {label: xfail[label] for label in run if label in xfail}
-    by_check = check_selectors.expected_failures(parts, failing, check_xfail)
-    expected.update({label: why for label, why in by_check.items() if label not in expected})
-    unexpected = [label for label in failing if label not in expected]
-    if unexpected:
-        return report, _failure_text(parts, unexpected, len(run))
-    if check_xfail and not by_check:
-        reasons = "; ".join(f"{check}: {why}" for check, why in check_xfail.items())
-        return report, _xpass(node, f"op {op.name!r}, {reasons}", strict)
-    passed = [label for label in expected if label not in failing]
-    if passed and (strict or len(passed) == len(expected)):
-        reasons = "; ".join(f"variant {label}: {expected[label]}" for label in passed)
-        return report, _xpass(node, f"op {op.name!r}, {reasons}", strict)
-    if expected:
-        pytest.xfail("; ".join(f"variant {label}: {expected[label]}"
-                               for label in expected if label in failing))
+    by_check = check_selectors.expected_failures(parts, failing, plan.check_xfail)
+    verdict = judge({label: part.status for label, part in parts.items()}, plan.xfail,
+                    strict=strict, by_check=by_check, check_xfail=plan.check_xfail)
+    if verdict.status in ("fail", "error"):
+        return report, _failure_text(parts, list(verdict.unexpected), len(run))
+    if verdict.status == "xpass":
+        where = f": {verdict.reason}" if verdict.whole else f", {verdict.reason}"
+        return report, _xpass(node, f"op {op.name!r}{where}", strict)
+    if verdict.status == "xfail":
+        pytest.xfail(verdict.reason)
     return report, None
 
 
 def _xpass(node: pytest.Item, reason: str, strict: bool) -> str | None:
     if strict:
-        return (f"[XPASS(strict)] {reason}\nIt was expected to fail and now passes: remove "
-                "the xfail declaration (or mark it strict=False).")
+        fix = ("its entry from the --opcheck-baseline file" if _BASELINE in reason
+               else "the xfail declaration (or mark it strict=False)")
+        return f"[XPASS(strict)] {reason}\nIt was expected to fail and now passes: remove {fix}."
     node.stash[_XPASS] = reason
     return None
 

@@ -165,7 +165,7 @@ def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
     head = {
         "schema_version": JSON_SCHEMA_VERSION,
         **meta,
-        "complete": not not_run,
+        "complete": not not_run and not meta.get("merge_problems"),
         "not_run": not_run,
         "summary": summary_counts(reports),
     }
@@ -188,16 +188,22 @@ def run_facts(reports: Sequence[OpReport], meta: dict[str, Any]) -> list[str]:
 
 
 def summary_counts(reports: Sequence[OpReport]) -> dict[str, int]:
+    """Ops per status: always pass, fail and error; xfail, xpass and skip when present."""
     counts = {"pass": 0, "fail": 0, "error": 0}
     for r in reports:
         counts[r.status] = counts.get(r.status, 0) + 1
     return counts
 
 
+#: The closing line's words, in pytest's order.
+_WORDS = (("fail", "failed"), ("error", "errors"), ("pass", "passed"), ("skip", "skipped"),
+          ("xfail", "xfailed"), ("xpass", "xpassed"))
+
+
 def summary_line(reports: Sequence[OpReport], seconds: float) -> str:
-    """pytest's closing line: "1 failed, 2 passed in 0.3s"."""
+    """pytest's closing line: "1 failed, 2 passed, 1 xfailed in 0.3s"."""
     counts = summary_counts(reports)
-    parts = [f"{counts[s]} {word}" for s, word in (("fail", "failed"), ("error", "errors"), ("pass", "passed")) if counts[s]]
+    parts = [f"{counts[s]} {word}" for s, word in _WORDS if counts.get(s)]
     if counts["error"] == 1:
         parts = [p.replace("1 errors", "1 error") for p in parts]
     return f"{', '.join(parts) or 'no ops audited'} in {seconds:.2f}s"
@@ -220,7 +226,7 @@ def render_summary_table(reports: Sequence[OpReport], width: int = 100) -> str:
             lines.append(f"{r.status.upper():<6}  {_clip(r.name, name_width):<{name_width}}  {text}")
         lines.append("")
     counts = summary_counts(reports)
-    lines.append("  ".join(f"{s}: {counts[s]}" for s in ("pass", "fail", "error")))
+    lines.append("  ".join(f"{s}: {n}" for s, n in counts.items() if n or s in ("pass", "fail", "error")))
     return "\n".join(lines)
 
 

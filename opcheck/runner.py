@@ -418,3 +418,53 @@ def _blas_threads(count: int) -> Iterator[None]:
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+# --- one op at a time, for other executors ------------------------------------------------
+
+
+class OpAuditor:
+    """One persistent worker process that audits one op per ``audit`` call, with the
+    guarantees of ``run_ops``: a timeout or a crash is an ``error`` report naming the op,
+    and the next call gets a fresh process. The Dask executor runs one in each Dask worker
+    thread, so an op never takes its Dask worker down."""
+
+    def __init__(self, options: RunOptions, registry: Registry) -> None:
+        self.options, self.registry = options, registry
+        self.context = _context()
+        self.alive, self._keep_alive = self.context.Pipe(duplex=False)
+        self.worker = _Worker(self.context, options, self.alive)
+
+    def audit(self, name: str) -> OpReport:
+        try:
+            self.worker.submit(name)
+        except BrokenProcessPool:  # it died while idle: replace it
+            self._replace()
+            self.worker.submit(name)
+        while True:
+            w = self.worker
+            wait([t.future for t in w.tasks], timeout=_time_left([w]), return_when=FIRST_COMPLETED)
+            while (task := w.finished()) is not None:
+                if task.name is None:
+                    _started(w, task)
+                    continue
+                report, healthy = _outcome(w, task, self.registry)
+                if not healthy:
+                    self._replace()
+                return report
+            deadline = w.deadline()
+            if deadline is not None and time.monotonic() >= deadline and not w.tasks[0].future.done():
+                if w.tasks[0].name is None:
+                    raise WorkerError(f"an audit worker did not start within {START_TIMEOUT:g} s "
+                                      "(importing the plugins hangs?)")
+                w.timed_out = True
+                w.kill()
+
+    def _replace(self) -> None:
+        self.worker.close()
+        self.worker = _Worker(self.context, self.options, self.alive)
+
+    def close(self) -> None:
+        self.worker.close()
+        self.alive.close()
+        self._keep_alive.close()

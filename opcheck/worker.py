@@ -19,8 +19,9 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
-from .audit import audit
+from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import UsageError
+from .expectations import audit_expected
 from .plugin_manager import PluginInfo, Registry, discover
 from .result import OpReport
 
@@ -42,7 +43,8 @@ def audit_guarded(
         return error_report(name, "the op was not found when the worker discovered the plugins "
                             "(is its plugin deterministic?)", seed, mode, None)
     try:
-        return audit(registry[name], seed=seed, mode=mode, variant=variant, plugin=info, order=order)
+        return audit_expected(registry[name], seed=seed, mode=mode, variant=variant, plugin=info,
+                              order=order)
     except (UsageError, KeyboardInterrupt, AuditTimeout):
         raise
     except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)

@@ -23,7 +23,10 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MAX_MAPS = HEATMAP_INPUTS
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 FILTERS = (("all", "All"), ("bad", "Not passing"), ("fail", "Failed"), ("error", "Errors"),
-           ("pass", "Passed"))
+           ("pass", "Passed"), ("xfail", "Expected failures"), ("xpass", "Unexpected passes"),
+           ("skip", "Skipped"))
+#: Statuses that are neither problems nor passes: shown, not counted as "not passing".
+_KNOWN = ("xfail", "skip")
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em auto;max-width:72em;
@@ -37,6 +40,7 @@ vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.ops td:nth-child(-n+5){white-space:nowrap}
 .status{font-weight:600}.pass{color:#1a7f37}.fail{color:#cf222e}.error{color:#9a6700}
+.xfail,.skip{color:#6e7781}.xpass{color:#cf222e}
 input[name=show]{margin-left:1em}
 label{cursor:pointer}
 pre{background:#f6f8fa;padding:.6em;overflow:auto;white-space:pre-wrap;word-break:break-word}
@@ -72,9 +76,12 @@ def render_html(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
     if not_run:
         parts.append(f'<p class="banner">Interrupted: {len(not_run)} ops were not run: '
                      f"{e(', '.join(not_run))}</p>")
-    totals = {"all": len(reports), "bad": counts["fail"] + counts["error"], **counts}
+    totals = {"all": len(reports),
+              "bad": sum(n for k, n in counts.items() if k not in ("pass", *_KNOWN)), **counts}
     start = "bad" if totals["bad"] else "all"  # open on what needs attention
     for key, label in FILTERS:
+        if key in ("xfail", "xpass", "skip") and not totals.get(key):
+            continue  # a filter for a status no op has would only show an empty table
         checked = " checked" if key == start else ""
         parts.append(f'<input type="radio" name="show" id="show-{key}"{checked}>'
                      f'<label for="show-{key}">{label} ({totals.get(key, 0)})</label>')
@@ -89,11 +96,14 @@ def render_html(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
 
 def _filter_css() -> str:
     rules = []
-    for key in ("fail", "error", "pass"):
+    for key in ("fail", "error", "pass", "xfail", "xpass", "skip"):
         rules.append(f'#show-{key}:checked~table.ops tbody tr:not([data-status="{key}"]),'
                      f'#show-{key}:checked~section.details article:not([data-status="{key}"])'
                      "{display:none}")
-    rules.append('#show-bad:checked~table.ops tbody tr[data-status="pass"]{display:none}')
+    for key in ("pass", *_KNOWN):
+        rules.append(f'#show-bad:checked~table.ops tbody tr[data-status="{key}"],'
+                     f'#show-bad:checked~section.details article[data-status="{key}"]'
+                     "{display:none}")
     return "\n".join(rules)
 
 

@@ -67,6 +67,17 @@ def _suite(root: ET.Element, name: str, meta: dict[str, Any]) -> ET.Element:
 
 
 def _cases(report: OpReport) -> list[ET.Element]:
+    if report.status in ("xfail", "skip"):
+        # pytest's junitxml way: a skip, and an expected failure, are <skipped> testcases
+        case = _case(report.name, WHOLE_OP, report.duration)
+        ET.SubElement(case, "skipped", type="pytest.xfail" if report.status == "xfail" else
+                      "pytest.skip", message=xml_text(report.message or report.status))
+        return [case]
+    if report.status == "xpass":
+        case = _case(report.name, WHOLE_OP, report.duration)
+        element = ET.SubElement(case, "failure", message=xml_text(report.message), type="XPASS")
+        element.text = xml_text(report.message)
+        return [case]
     if not report.variants:
         case = _case(report.name, WHOLE_OP, report.duration)
         if report.status != "pass":

@@ -16,7 +16,10 @@ from typing import Any
 from ..report import format_op, run_facts, summary_line, worst_input
 from ..result import OpReport
 
-BADGE = {"pass": "✅ pass", "fail": "❌ FAIL", "error": "💥 ERROR"}
+BADGE = {"pass": "✅ pass", "fail": "❌ FAIL", "error": "💥 ERROR", "xfail": "⚠️ xfail",
+         "xpass": "❗ XPASS", "skip": "⏭️ skip"}
+#: Statuses listed as known, not as problems: expected failures and skips.
+_KNOWN = ("xfail", "skip")
 #: Failure details shown in full; past this many, the tables still list every op.
 MAX_DETAILS = 50
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -54,7 +57,7 @@ def render_markdown(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
     if not_run:
         lines += [f"**Interrupted**: {len(not_run)} ops were not run: "
                   + ", ".join(md(n) for n in not_run), ""]
-    bad = [r for r in reports if r.status != "pass"]
+    bad = [r for r in reports if r.status not in ("pass", *_KNOWN)]
     if bad:
         lines += ["### Not passing", "", "| op | status | where | max rel err | reason |",
                   "| --- | --- | --- | ---: | --- |"]
@@ -67,6 +70,12 @@ def render_markdown(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
                       _fence(format_op(r)), "", "</details>", ""]
         if len(bad) > MAX_DETAILS:
             lines += [f"({len(bad) - MAX_DETAILS} more not shown; the JSON report has them all)", ""]
+    known = [r for r in reports if r.status in _KNOWN]
+    if known:
+        lines += [f"<details><summary>Expected failures and skips ({len(known)})</summary>", "",
+                  "| op | status | reason |", "| --- | --- | --- |"]
+        lines += [f"| {md(r.name)} | {BADGE[r.status]} | {md(r.message or '–')} |" for r in known]
+        lines += ["", "</details>", ""]
     lines += [f"<details><summary>All {len(reports)} ops</summary>", "",
               "| op | status | max rel err | variants | plugin |",
               "| --- | --- | ---: | ---: | --- |"]

@@ -1,0 +1,104 @@
+"""``opcheck diff``: regressions, fixes, new and removed ops and error growth between two
+runs, in text, Markdown and JSON, with exit 1 on a regression."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cli_command import OPCHECK
+
+from opcheck.comparison import compare
+from opcheck.formats.diff import render_markdown, render_text
+from opcheck.result import InputResult, OpReport, VariantResult
+
+DATA = Path(__file__).parent / "data" / "batch"
+
+
+def _op(name: str, status: str, error: float | None = None, message: str = "") -> OpReport:
+    inputs = [] if error is None else [InputResult("x", (3,), "float64", "pass", {"pass": 3},
+                                                   max_rel_error=error)]
+    return OpReport(name=name, status=status, message=message,
+                    variants=[VariantResult("default", {"N": 3}, 0, inputs=inputs)])
+
+
+OLD = [_op("a", "pass", 1e-9), _op("b", "fail", 0.3, "mismatch"), _op("c", "pass", 1e-10),
+       _op("d", "xfail", 0.2), _op("gone", "pass", 0.0), _op("e", "pass", 0.0)]
+NEW = [_op("a", "error", None, "forward raised"), _op("b", "pass", 1e-9),
+       _op("c", "pass", 5e-8), _op("d", "fail", 0.2, "no longer listed"),
+       _op("new", "fail", 0.5, "wrong"), _op("e", "pass", 1e-17)]
+
+
+def test_compare_sorts_every_op():
+    c = compare(OLD, NEW, factor=10.0)
+    assert [ch.name for ch in c.regressions] == ["a"]
+    assert [ch.name for ch in c.fixes] == ["b"]
+    assert [(ch.name, ch.old, ch.new) for ch in c.changed] == [("d", "xfail", "fail")]
+    assert [ch.name for ch in c.added] == ["new"] and [ch.name for ch in c.removed] == ["gone"]
+    assert [ch.name for ch in c.growth] == ["c"]  # 500x; e's 1e-17 from exact is rounding
+    assert c.unchanged == 2  # c (its growth is listed apart) and e
+    assert c.regressions[0].message == "forward raised"
+
+
+def test_the_growth_factor_is_an_option():
+    assert compare(OLD, NEW, factor=1000.0).growth == []
+
+
+def test_renderers_name_the_regression():
+    c = compare(OLD, NEW, old_path="main.json", new_path="pr.json")
+    text = render_text(c)
+    assert text.splitlines()[0] == ("opcheck diff main.json pr.json: 1 regression, 1 fixed, "
+                                    "1 changed, 1 new op, 1 removed op, 1 error growth "
+                                    "(2 ops unchanged)")
+    assert "  a  pass -> error" in text and "forward raised" in text
+    markdown = render_markdown(c)
+    assert markdown.startswith("### ❌ opcheck diff: 1 regression")
+    assert "| a | pass → error | 1.00e-09 → - | forward raised |" in markdown
+
+
+def test_runs_with_different_seeds_are_compared_with_a_note():
+    c = compare(OLD, NEW, old_meta={"seed": 0}, new_meta={"seed": 1})
+    assert c.notes == ["the runs differ in seed (0 vs 1): figures may change for that alone"]
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """Two JSON reports of the expect_ops library: before and after a new bug."""
+    shutil.copy(DATA / "expect_ops.py", tmp_path)
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONPATH", None)
+    for name, extra in (("old.json", {}), ("new.json", {"EXPECT_BUG": "expect.good"})):
+        subprocess.run([*OPCHECK, "audit", "expect.*", "-p", "expect_ops", "--jobs", "1",
+                        "--format", "json", "-o", name], check=False, cwd=tmp_path,
+                       env={**env, **extra}, capture_output=True, timeout=120)
+
+    def diff(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*OPCHECK, "diff", *args], check=False, cwd=tmp_path, env=env,
+                              text=True, capture_output=True, timeout=60)
+
+    return diff
+
+
+def test_opcheck_diff_lists_the_regression_and_exits_1(runs):
+    result = runs("old.json", "new.json", "--format", "json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert [(c["name"], c["old"], c["new"]) for c in doc["regressions"]] == [
+        ("expect.good", "pass", "fail")]
+    assert doc["summary"]["unchanged"] == 7
+    assert result.stderr.strip() == "opcheck diff: 1 regression, 1 error growth"
+    back = runs("new.json", "old.json")
+    assert back.returncode == 0 and "Fixed (1):" in back.stdout
+    same = runs("old.json", "old.json", "--format", "markdown")
+    assert same.returncode == 0 and same.stdout.startswith("### ✅ opcheck diff: no change")
+
+
+def test_diff_reads_results_streams_and_refuses_other_files(runs, tmp_path):
+    (tmp_path / "junk.txt").write_text("hello\nworld\n")
+    result = runs("old.json", "junk.txt")
+    assert result.returncode == 2 and "junk.txt" in result.stderr
+    assert runs("old.json", "new.json", "--growth", "0.5").returncode == 2

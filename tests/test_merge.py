@@ -1,0 +1,112 @@
+"""``opcheck merge`` integrity: a merged report is complete only when every shard of one
+run is there, from the same opcheck, plugins, selection and budget, with exactly one result
+for every selected op; anything else is flagged (exit 1, ``"complete": false``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from cli_command import OPCHECK
+
+from opcheck.errors import UsageError
+from opcheck.merge import Loaded, merge, run_identity
+from opcheck.report import render_json
+from opcheck.result import OpReport
+
+EVERY = ["a", "b", "c", "d"]
+SHARDS = {"1/2": ["a", "c"], "2/2": ["b", "d"]}
+
+
+def _shard(path: str, shard: str = "1/2", ops=None, *, results=None, **meta) -> Loaded:
+    ops = SHARDS[shard] if ops is None else ops
+    head = {"tool": "opcheck", "opcheck_version": "0.1.0", "seed": 0, "mode": "full",
+            "variant": None, "select": [], "shard": shard,
+            **run_identity(["builtin", "mylib"], EVERY, ops), **meta}
+    got = ops if results is None else results
+    return Loaded(path, head, [OpReport(name=n, status="pass") for n in got])
+
+
+def test_the_shards_of_one_run_merge_complete():
+    meta, reports, problems = merge([_shard("one", "1/2"), _shard("two", "2/2")])
+    assert problems == [] and [r.name for r in reports] == EVERY
+    assert meta["selected"] == EVERY and "merge_problems" not in meta
+    assert json.loads(render_json(reports, **meta))["complete"] is True
+
+
+@pytest.mark.parametrize(("second", "problem"), [
+    pytest.param(_shard("two", "2/2", results=["b"]),
+                 "'two' (shard 2/2) is incomplete: 1 of its 2 ops have no result (d); rerun it "
+                 "with --resume", id="a-stream-cut-short"),
+    pytest.param(_shard("two", "2/2", plugins=["builtin"]),
+                 "the inputs ran with different plugins (-p): only 'one' loaded mylib",
+                 id="different-plugins"),
+    pytest.param(_shard("two", "2/2", opcheck_version="0.2.0"),
+                 "the inputs were written by different opcheck versions: 'one' has '0.1.0', "
+                 "'two' has '0.2.0'", id="different-versions"),
+    pytest.param(_shard("two", "2/2", budget=5.0),
+                 "the inputs ran with different --budget: 'one' has None, 'two' has 5.0",
+                 id="different-budgets"),
+    pytest.param(_shard("two", "2/2", select=["b*"]),
+                 "the inputs ran with different NAME patterns: 'one' has [], 'two' has ['b*']",
+                 id="different-patterns"),
+    pytest.param(_shard("two", "2/2", **{k: v for k, v in run_identity(
+                     ["builtin", "mylib"], [*EVERY, "e"], ["b", "d"]).items() if k == "selection"}),
+                 "the inputs selected different ops", id="different-selections"),
+    pytest.param(_shard("two", "1/2"), "op 'a' has a result in both 'one' and 'two'",
+                 id="an-op-twice"),
+    pytest.param(_shard("two", "3/3", ops=["b", "d"]),
+                 "the inputs come from different shardings", id="different-shardings"),
+])
+def test_a_bad_merge_is_flagged_naming_what_is_wrong(second, problem):
+    meta, reports, problems = merge([_shard("one", "1/2"), second])
+    assert any(p.startswith(problem) for p in problems), problems
+    assert meta["merge_problems"] == problems
+    assert json.loads(render_json(reports, **meta))["complete"] is False
+
+
+def test_a_missing_shard_makes_the_merge_incomplete():
+    _, _, problems = merge([_shard("one", "1/2")])
+    assert problems == ["shard 2/2 is missing: its ops are not in the merged report"]
+
+
+@pytest.mark.parametrize("key", ["seed", "mode", "variant"])
+def test_shards_of_different_audits_are_refused(key):
+    with pytest.raises(UsageError, match=f"{key}="):
+        merge([_shard("one", "1/2"), _shard("two", "2/2", **{key: "other"})])
+
+
+def test_the_command_flags_a_cut_stream_and_other_plugins(tmp_path):
+    """The issue's cases, end to end: exit 1, "complete": false, the reason on stderr."""
+    (tmp_path / "extra_ops.py").write_text(
+        "import opcheck\n"
+        "@opcheck.hookimpl\n"
+        "def opcheck_ops():\n"
+        "    return [opcheck.Op(name=f'extra.{k}', forward=lambda x: 2 * x,\n"
+        "                       backward=lambda dout, x: {'x': 2 * dout},\n"
+        "                       inputs={'x': opcheck.Tensor(shape=(2,))}) for k in range(8)]\n")
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONPATH", None)
+
+    def run(*args):
+        return subprocess.run([*OPCHECK, *args], check=False, cwd=tmp_path, env=env, text=True,
+                              capture_output=True, timeout=120)
+
+    for k in (1, 2):
+        run("audit", "matmul", "extra.*", "-p", "extra_ops", "--shard", f"{k}/2", "--jobs", "1",
+            "--results", f"s{k}.jsonl", "-o", os.devnull)
+    run("audit", "matmul", "--shard", "2/2", "--jobs", "1", "--results", "other.jsonl",
+        "-o", os.devnull)
+    good = run("merge", "s1.jsonl", "s2.jsonl", "--format", "json")
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["complete"] is True
+    lines = (tmp_path / "s2.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.jsonl").write_text("".join(lines[:2]))
+    cut = run("merge", "s1.jsonl", "cut.jsonl", "--format", "json")
+    assert cut.returncode == 1 and json.loads(cut.stdout)["complete"] is False
+    assert "'cut.jsonl' (shard 2/2) is incomplete:" in cut.stderr
+    other = run("merge", "s1.jsonl", "other.jsonl", "--format", "json")
+    assert other.returncode == 1 and json.loads(other.stdout)["complete"] is False
+    assert "only 's1.jsonl' loaded extra_ops" in other.stderr
