@@ -215,6 +215,7 @@ def _list(registry: Registry) -> int:
 
 
 def _show(registry: Registry, name: str, as_json: bool) -> int:
+    _warn_plugin_errors(registry)
     op = _lookup(registry, name)
     if as_json:
         from .describe import input_schema
@@ -232,6 +233,8 @@ def _lookup(registry: Registry, name: str):
         return registry[name]
     import difflib
 
+    if any(err.op == name for err in registry.errors):
+        raise UsageError(f"op {name!r} has an invalid declaration (the warning above says why)")
     close = difflib.get_close_matches(name, list(registry), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `opcheck list` shows every op"
     raise UsageError(f"no op named {name!r}{hint}")
@@ -244,10 +247,10 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     outputs = _outputs(args.format, args.output)
     broken = plugin_error_reports(registry, args.names)
-    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
     for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
         if not any(str(err) in r.message for r in broken):
             print(f"opcheck: warning: {err}", file=sys.stderr)
+    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
     if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
     names = _with_variant(registry, names, args.variant, exact=_all_exact(args.names))

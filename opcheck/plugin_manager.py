@@ -21,6 +21,7 @@ import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
+from .declaration_errors import collecting
 from .errors import PluginError, UsageError
 from .spec import Op
 
@@ -172,7 +173,8 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
 
 def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]:
     try:
-        result = impl()
+        with collecting():  # an invalid Op becomes an error entry, not a lost list
+            result = impl()
     except ValidationError as exc:
         errors.append(_declaration_error(info, exc))
         return []
@@ -184,13 +186,16 @@ def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]
         errors.append(PluginError(info.name, "opcheck_ops() returned None; return a list of opcheck.Op"))
         return []
     try:
-        items = list(result)
+        with collecting():
+            items = list(result)  # a generator builds its ops here
     except Exception as exc:
         errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
         return []
     ops = []
     for position, item in enumerate(items):
-        if isinstance(item, Op):
+        if isinstance(item, Op) and item._invalid is not None:
+            errors.append(_invalid_op(info, item))
+        elif isinstance(item, Op):
             ops.append(item)
         else:
             errors.append(
@@ -209,6 +214,19 @@ def _declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
     if not op:
         where += " (the op was never built)"
     return PluginError(info.name, f"{what}{where}:\n{describe_validation_error(exc)}", op=op)
+
+
+def _invalid_op(info: PluginInfo, op: Op) -> PluginError:
+    """The error entry of one op whose declaration failed while the plugin was collected."""
+    invalid = op._invalid
+    assert invalid is not None
+    named = invalid.title.startswith("Op '")
+    what = f"invalid declaration of op {op.name!r}" if named else "invalid declaration of an op without a valid name"
+    return PluginError(
+        info.name, f"{what} at {invalid.location}:\n{invalid.lines()}",
+        op=op.name if named else None, location=invalid.location,
+        fields=tuple(field for field, _ in invalid.problems),
+    )
 
 
 def describe_validation_error(exc: ValidationError) -> str:

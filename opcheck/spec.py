@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from .declaration_errors import Invalid, caller_location, deferring
+
 __all__ = ["DEFAULT_DIM", "Op", "Tensor"]
 
 #: The size of a symbolic dimension that ``Op.dims`` does not name.
@@ -41,6 +43,19 @@ class Tensor(BaseModel):
     low: float | None = None
     high: float | None = Field(None, validate_default=True)
     differentiable: bool | None = None
+
+    #: Set on a placeholder built while discovery collects a plugin's ops (see
+    #: ``declaration_errors``): why the declaration is invalid.
+    _invalid: Invalid | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            if not deferring():
+                raise
+            super().__init__(shape=())
+            self._invalid = Invalid.from_error("Tensor", exc, caller_location())
 
     @field_validator("shape", mode="before")
     @classmethod
@@ -162,6 +177,7 @@ class Op(BaseModel):
     skip: dict[str, str] = {}
 
     _takes_out: bool = PrivateAttr(default=False)
+    _invalid: Invalid | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
         self._takes_out = _accepts(self.backward, "out")  # once, not per audit call
@@ -172,7 +188,24 @@ class Op(BaseModel):
         except ValidationError as exc:
             name = data.get("name")
             title = f"Op {name!r}" if isinstance(name, str) else "Op"
-            raise ValidationError.from_exception_data(title, exc.errors()) from None
+            if not deferring():
+                raise ValidationError.from_exception_data(title, exc.errors()) from None
+            # A placeholder that discovery reports as an error entry, so that the plugin's
+            # valid ops (built in the same list) still load.
+            safe = name if isinstance(name, str) and name and not any(
+                c.isspace() for c in name) else "<invalid-op>"
+            super().__init__(name=safe, inputs={"_": Tensor(shape=())},
+                             forward=_unbuilt, backward=_unbuilt)
+            invalid = Invalid.from_error(title, exc, caller_location())
+            inputs = data.get("inputs")
+            tensors = [(k, t) for k, t in inputs.items() if isinstance(t, Tensor) and t._invalid
+                       ] if isinstance(inputs, dict) else []
+            if tensors:  # name each bad Tensor's own field and line, not just "inputs"
+                own = tuple((f"inputs.{k}.{field}", f"{msg} (Tensor at {t._invalid.location})")
+                            for k, t in tensors for field, msg in t._invalid.problems)
+                rest = tuple(p for p in invalid.problems if not p[1].startswith("input '"))
+                invalid = Invalid(title, own + rest, invalid.location)
+            self._invalid = invalid
 
     @field_validator("name")
     @classmethod
@@ -191,6 +224,10 @@ class Op(BaseModel):
                 raise ValueError(f"input name {name!r} is not a valid Python identifier")
             if name in ("dout", "out"):
                 raise ValueError(f"input name {name!r} is reserved for backward's arguments")
+        for name, tensor in inputs.items():
+            if tensor._invalid is not None:  # deferred while discovery collects
+                problems = "; ".join(f"{f}: {m}" for f, m in tensor._invalid.problems)
+                raise ValueError(f"input {name!r} (Tensor at {tensor._invalid.location}): {problems}")
         return inputs
 
     @field_validator("dims")
@@ -245,6 +282,10 @@ class Op(BaseModel):
 
     def backward_takes_out(self) -> bool:
         return self._takes_out
+
+
+def _unbuilt(**kwargs: Any) -> Any:
+    raise RuntimeError("an invalid declaration's placeholder is never audited")
 
 
 def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter] | None:
