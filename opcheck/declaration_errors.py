@@ -40,15 +40,16 @@ class Invalid:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             field = ".".join(str(part) for part in err["loc"])
-            if not field:  # a cross-field rule: its message starts with the field's name
-                head = msg.split(":", 1)[0]
-                field = head if head.isidentifier() else title
+            if not field:  # a cross-field rule: shown under the title, as pydantic does
+                msg = f"{title}: {msg}"
+                head = msg.split(": ", 2)[1].split(":", 1)[0]
+                field = head if head.isidentifier() else title  # its message names the field
             problems.append((field, msg))
         return cls(title, tuple(problems), location)
 
     def lines(self) -> str:
         return "\n".join(
-            f"  {msg}" if msg.startswith(f"{field}:") else f"  {field}: {msg}"
+            f"  {msg}" if msg.startswith(f"{self.title}:") else f"  {field}: {msg}"
             for field, msg in self.problems
         )
 

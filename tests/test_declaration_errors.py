@@ -11,7 +11,10 @@ import textwrap
 import pytest
 from cli_command import OPCHECK
 
-import opcheck  # noqa: F401 - numpy and pydantic imported once, before pytester's snapshots
+import numpy  # noqa: F401 - imported once, before pytester's snapshots
+import pydantic  # noqa: F401
+
+import opcheck  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
