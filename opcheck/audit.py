@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from . import contract
+from . import configurations, contract
+from .binding import bind
 from .checker import GradientChecker
 from .contract import ContractError
 from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
 from .result import HEATMAP_INPUTS, OpReport, VariantResult, worst_status
-from .sampling import rng_for, sample_cotangent, sample_inputs, variants
+from .sampling import rng_for, sample_cotangent, sample_inputs
 from .spec import Op
 
 MODES = ("full", "fast")
@@ -58,17 +59,19 @@ def audit(
     started = time.perf_counter()
     if inputs is not None:
         dims, given = _given_inputs(op, inputs)
-        plan = {"given": dims}
+        plan = {"given": (dims, {k: v[0] for k, v in op.attrs.items()})}
     else:
         given = None
-        plan = variants(op)
+        plan = configurations.plan(op)
         if variant is not None:
-            if variant not in plan:
+            chosen = configurations.matching(variant, plan)
+            if not chosen:
                 raise UsageError(
                     f"op {op.name!r} has no variant {variant!r}; its variants are {list(plan)}"
                 )
-            plan = {variant: plan[variant]}
-    results = [_audit_variant(op, label, dims, seed, mode, given) for label, dims in plan.items()]
+            plan = {label: plan[label] for label in chosen}
+    results = [_audit_variant(op, label, dims, attrs, seed, mode, given)
+               for label, (dims, attrs) in plan.items()]
     report = OpReport(
         name=op.name,
         status=worst_status([v.status for v in results]),
@@ -154,16 +157,16 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
 
 
 def _audit_variant(
-    op: Op, label: str, dims: dict[str, int], seed: int, mode: str,
+    op: Op, label: str, dims: dict[str, int], attrs: dict[str, Any], seed: int, mode: str,
     given: dict[str, np.ndarray] | None,
 ) -> VariantResult:
     result = VariantResult(label=label, dims=dims, seed=seed)
     rng = rng_for(seed, op.name, label)
-    values = sample_inputs(op, dims, rng)
-    if given:
-        values.update({k: v.copy() for k, v in given.items()})
     try:
-        _check(op, values, rng, mode, result)
+        values = sample_inputs(op, dims, rng)
+        if given:
+            values.update({k: v.copy() for k, v in given.items()})
+        _check(bind(op, attrs), values, rng, mode, result)
     except ContractError as exc:
         result.status, result.message, result.traceback = "error", exc.message, exc.traceback
     return result

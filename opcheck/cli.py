@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=MODES, default="full",
                      help="full: every element; fast: random projections (default full)")
     run.add_argument("--variant", metavar="LABEL",
-                     help="audit only this shape variant, e.g. default or N=1")
+                     help="audit only this shape variant or attr configuration, e.g. default, "
+                          "N=1 or 'stride=2 pad=0' (a subset such as stride=2 picks every "
+                          "variant holding it)")
     batch = run.add_argument_group("batch audits")
     batch.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                        help="worker processes (default: the number of cores); 1 audits in this "
@@ -321,10 +323,11 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
     matched by a glob (or all ops) without it are left out, and stderr says which."""
     if variant is None:
         return names
+    from .configurations import matching
     from .sampling import variants
 
     plans = {name: list(variants(registry[name])) for name in names}
-    lacking = [n for n in names if variant not in plans[n]]
+    lacking = [n for n in names if not matching(variant, plans[n])]
     if lacking and (exact or len(lacking) == len(names)):
         name = lacking[0]
         who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"

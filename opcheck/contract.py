@@ -44,6 +44,8 @@ def user_traceback(exc: BaseException) -> str:
 def call(fn: Callable[..., Any], role: str, kwargs: Mapping[str, Any]) -> Any:
     try:
         return fn(**kwargs)
+    except ContractError:  # raised by opcheck's own wrappers (binding.py): already worded
+        raise
     except Exception as exc:
         text = str(exc).strip().splitlines()
         first = f": {text[0]}" if text else ""

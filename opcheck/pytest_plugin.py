@@ -354,8 +354,11 @@ def run_checks(
     from .errors import OpcheckError
     from .sampling import variants
 
+    from .configurations import expand_selectors
+
     xfail, skip, strict = expectations(node, op)
     known = list(variants(op))
+    xfail, skip = expand_selectors(xfail, known), expand_selectors(skip, known)
     _check_selectors(op, known, xfail, "xfail")
     _check_selectors(op, known, skip, "skip")
     labels = ["given"] if values is not None else known

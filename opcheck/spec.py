@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import expressions
 from .declaration_errors import Invalid, caller_location, deferring
 
 __all__ = ["DEFAULT_DIM", "Op", "Tensor"]
@@ -40,8 +41,9 @@ class Tensor(BaseModel):
 
     shape: tuple[int | str, ...]
     dtype: str = "float64"
-    low: float | None = None
-    high: float | None = Field(None, validate_default=True)
+    #: Numbers, or for an integer tensor a dim name or expression ("C", "C-1").
+    low: float | str | None = None
+    high: float | str | None = Field(None, validate_default=True)
     differentiable: bool | None = None
 
     #: Set on a placeholder built while discovery collects a plugin's ops (see
@@ -79,11 +81,16 @@ class Tensor(BaseModel):
                 raise ValueError(f"shape[{axis}]={size!r} is a bool; use an int size or a name")
             if isinstance(size, int) and size < 1:
                 raise ValueError(f"shape[{axis}]={size!r}: sizes must be at least 1")
-            if isinstance(size, str) and (not size.isidentifier() or keyword.iskeyword(size)):
-                raise ValueError(
-                    f"shape[{axis}]={size!r} is not a valid dimension name; "
-                    "use an identifier such as 'N'"
-                )
+            if isinstance(size, str) and keyword.iskeyword(size):
+                raise ValueError(f"shape[{axis}]={size!r} is a Python keyword; name dims such as 'N'")
+            if isinstance(size, str) and not size.isidentifier():
+                try:
+                    expressions.parse(size)
+                except expressions.ExpressionError as exc:
+                    raise ValueError(
+                        f"shape[{axis}]={size!r} is not a valid dimension name (such as 'N') or "
+                        f"expression over dims (such as '4*H' or 'H+D'): {exc}"
+                    ) from None
         return shape
 
     @field_validator("dtype", mode="before")
@@ -110,6 +117,19 @@ class Tensor(BaseModel):
             return high  # already reported on its own field
         low, dtype = info.data["low"], info.data["dtype"]
         kind = np.dtype(dtype).kind
+        for side, value in (("low", low), ("high", high)):
+            if isinstance(value, str):
+                if kind not in "iu":
+                    raise ValueError(
+                        f"{side}={value!r} names a dim, which only an integer tensor's range may "
+                        f"do (dtype={dtype!r}); give a number"
+                    )
+                try:
+                    expressions.parse(value)
+                except expressions.ExpressionError as exc:
+                    raise ValueError(f"{side}={value!r}: {exc}") from None
+        if isinstance(low, str) or isinstance(high, str):
+            return high  # compared at the op's dims, where the names have sizes
         if kind in "iu" and (low is None or high is None):
             raise ValueError(
                 f"an integer tensor (dtype={dtype!r}) must declare its range: "
@@ -149,7 +169,27 @@ class Tensor(BaseModel):
         return np.dtype(self.dtype).kind == "f"
 
     def concrete_shape(self, dims: Mapping[str, int]) -> tuple[int, ...]:
-        return tuple(size if isinstance(size, int) else dims[size] for size in self.shape)
+        return tuple(
+            size if isinstance(size, int) else dims[size] if size in dims
+            else int(expressions.evaluate(size, dims))
+            for size in self.shape
+        )
+
+    def bounds_at(self, dims: Mapping[str, int]) -> tuple[float, float]:
+        """``bounds`` with dim names and expressions in ``low``/``high`` evaluated."""
+        low, high = self.bounds
+        return (float(expressions.evaluate(low, dims)) if isinstance(low, str) else low,
+                float(expressions.evaluate(high, dims)) if isinstance(high, str) else high)
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        """Every dim this tensor uses, in its shape (names and expressions) and its range."""
+        seen: dict[str, None] = {}
+        for entry in (*self.shape, self.low, self.high):
+            if isinstance(entry, str):
+                for name in expressions.names(entry):
+                    seen.setdefault(name)
+        return tuple(seen)
 
 
 class Op(BaseModel):
@@ -175,6 +215,14 @@ class Op(BaseModel):
     #: selector is "*" (the whole op), a variant label such as "N=1", or a dtype name.
     xfail: dict[str, str] = {}
     skip: dict[str, str] = {}
+    #: CONTRACT.md §6: forward returns ``(output, residuals)`` and backward takes
+    #: ``residuals`` (from its own forward call) instead of every input.
+    residuals: bool = False
+    #: Non-array parameters: name → the values to audit, the first being the default.
+    attrs: dict[str, list[Any]] = {}
+    #: Relations the dims (and attrs) must satisfy, e.g. "C % G == 0" or "pad < K":
+    #: variants and attr configurations that break one are not audited.
+    constraints: list[str] = []
 
     _takes_out: bool = PrivateAttr(default=False)
     _invalid: Invalid | None = PrivateAttr(default=None)
@@ -222,13 +270,34 @@ class Op(BaseModel):
         for name in inputs:
             if not name.isidentifier() or keyword.iskeyword(name):
                 raise ValueError(f"input name {name!r} is not a valid Python identifier")
-            if name in ("dout", "out"):
-                raise ValueError(f"input name {name!r} is reserved for backward's arguments")
+            if name in RESERVED:
+                raise ValueError(f"input name {name!r} is reserved for the rules' arguments")
         for name, tensor in inputs.items():
             if tensor._invalid is not None:  # deferred while discovery collects
                 problems = "; ".join(f"{f}: {m}" for f, m in tensor._invalid.problems)
                 raise ValueError(f"input {name!r} (Tensor at {tensor._invalid.location}): {problems}")
         return inputs
+
+    @field_validator("attrs", mode="before")
+    @classmethod
+    def _attr_values(cls, attrs: Any) -> Any:
+        if not isinstance(attrs, Mapping):
+            return attrs
+        checked = {}
+        for name, values in attrs.items():
+            if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+                raise ValueError(f"attr name {name!r} is not a valid Python identifier")
+            if name in RESERVED:
+                raise ValueError(f"attr name {name!r} is reserved for the rules' arguments")
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ValueError(
+                    f"attrs[{name!r}]={values!r}: give a non-empty list of the values to audit, "
+                    f"the first being the default, e.g. {{{name!r}: [{values!r}]}}"
+                )
+            checked[name] = [_json_like(name, v) for v in values]
+            if len({repr(v) for v in checked[name]}) != len(checked[name]):
+                raise ValueError(f"attrs[{name!r}]={values!r} lists a value twice")
+        return checked
 
     @field_validator("dims")
     @classmethod
@@ -247,30 +316,42 @@ class Op(BaseModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Op:
-        used = {s for t in self.inputs.values() for s in t.shape if isinstance(s, str)}
+        used = set(self.symbolic_dims)
         unknown = sorted(set(self.dims) - used)
         if unknown:
             raise ValueError(
                 f"dims names {unknown} but no input shape uses them (shapes use {sorted(used)}); "
                 "check the spelling"
             )
-        _check_signature("forward", self.forward, list(self.inputs), optional=())
-        _check_signature("backward", self.backward, ["dout", *self.inputs], optional=("out",))
+        _check_relations(self)
+        clash = sorted(set(self.attrs) & set(self.inputs))
+        if clash:
+            raise ValueError(f"attrs: {clash} also name inputs; an attr and an input need different names")
+        attrs = tuple(self.attrs)
+        _check_signature("forward", self.forward, list(self.inputs), optional=attrs)
+        if self.residuals:
+            _check_signature("backward", self.backward, ["dout", "residuals"],
+                             optional=("out", *self.inputs, *attrs))
+        else:
+            _check_signature("backward", self.backward, ["dout", *self.inputs],
+                             optional=("out", *attrs))
         if self.jvp is not None:
-            _check_signature("jvp", self.jvp, [*self.inputs, "tangents"], optional=("out",))
+            _check_signature("jvp", self.jvp, [*self.inputs, "tangents"], optional=("out", *attrs))
         if self.double_backward is not None:
             _check_signature("double_backward", self.double_backward,
-                             ["ggrads", "dout", *self.inputs], optional=("out",))
+                             ["ggrads", "dout", *self.inputs], optional=("out", *attrs))
         return self
 
     @property
     def symbolic_dims(self) -> tuple[str, ...]:
-        """Symbolic dimension names in order of first appearance."""
+        """Symbolic dimension names in order of first appearance (in shapes, expressions
+        included)."""
         seen: dict[str, None] = {}
         for tensor in self.inputs.values():
             for size in tensor.shape:
                 if isinstance(size, str):
-                    seen.setdefault(size)
+                    for name in expressions.names(size):
+                        seen.setdefault(name)
         return tuple(seen)
 
     def default_dims(self) -> dict[str, int]:
@@ -282,6 +363,82 @@ class Op(BaseModel):
 
     def backward_takes_out(self) -> bool:
         return self._takes_out
+
+
+def _check_relations(op: Op) -> None:
+    """Bounds and constraints name known dims and attrs, and hold at the defaults."""
+    dims = set(op.symbolic_dims)
+    for name, tensor in op.inputs.items():
+        for side in ("low", "high"):
+            value = getattr(tensor, side)
+            if isinstance(value, str):
+                unknown = [n for n in expressions.names(value) if n not in dims]
+                if unknown:
+                    raise ValueError(
+                        f"inputs: input {name!r} has {side}={value!r}, but {unknown} is no dim of "
+                        f"any input shape (dims: {sorted(dims)}); check the spelling"
+                    )
+    env: dict[str, Any] = {**op.default_dims(), **{k: v[0] for k, v in op.attrs.items()}}
+    for k, text in enumerate(op.constraints):
+        try:
+            unknown = [n for n in expressions.names(text, relation=True) if n not in env]
+        except expressions.ExpressionError as exc:
+            raise ValueError(f"constraints: constraints[{k}]: {exc}") from None
+        if unknown:
+            raise ValueError(
+                f"constraints: {text!r} names {unknown}, which are neither dims ({sorted(dims)}) "
+                f"nor attrs ({sorted(op.attrs)})"
+            )
+    problem = violation(op, op.default_dims(), {k: v[0] for k, v in op.attrs.items()})
+    if problem:
+        raise ValueError(f"dims: at the default dims and attrs, {problem}; set dims so that it holds")
+
+
+def violation(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> str | None:
+    """Why these dims and attrs cannot be audited (an expression below 1, an empty
+    integer range, a constraint that fails), or None when they can."""
+    for name, tensor in op.inputs.items():
+        for axis, size in enumerate(tensor.shape):
+            if isinstance(size, str) and size not in dims:
+                value = expressions.evaluate(size, dims)
+                if value < 1:
+                    at = ", ".join(f"{d}={dims[d]}" for d in expressions.names(size))
+                    return (f"input {name!r} has shape[{axis}]={size!r} = {value} ({at}); "
+                            "a size must be at least 1")
+        if isinstance(tensor.low, str) or isinstance(tensor.high, str):
+            low, high = tensor.bounds_at(dims)
+            if not low < high:
+                return (f"input {name!r} has an empty range: low={tensor.low!r} = {low:g}, "
+                        f"high={tensor.high!r} = {high:g}")
+    env = {**dims, **attrs}
+    for text in op.constraints:
+        try:
+            holds = expressions.evaluate(text, env, relation=True)
+        except expressions.ExpressionError as exc:
+            return str(exc)
+        if not holds:
+            shown = " ".join(f"{n}={env[n]!r}" for n in expressions.names(text, relation=True))
+            return f"constraint {text!r} fails ({shown})"
+    return None
+
+
+#: Names the audit passes to forward/backward/jvp/double_backward itself.
+RESERVED = frozenset({"dout", "out", "residuals", "tangents", "ggrads"})
+
+_JSON_SCALARS = (bool, int, float, str, type(None))
+
+
+def _json_like(name: str, value: Any) -> Any:
+    """An attr value: a JSON-like scalar, or a tuple of them (a list becomes a tuple)."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, _JSON_SCALARS) for v in value):
+        return tuple(value)
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    raise ValueError(
+        f"attrs[{name!r}] holds {value!r} ({type(value).__name__}); attr values are int, float, "
+        "str, bool, None or tuples of these, so that every report and reproduce command can "
+        "spell them"
+    )
 
 
 def _unbuilt(**kwargs: Any) -> Any:
