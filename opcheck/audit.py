@@ -23,6 +23,7 @@ from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
 from .result import HEATMAP_INPUTS, OpReport, VariantResult, worst_status
 from .sampling import rng_for, sample_cotangent, sample_inputs
+from .samplers import SamplerError
 from .spec import Op
 
 MODES = ("full", "fast")
@@ -169,6 +170,8 @@ def _audit_variant(
         _check(bind(op, attrs), values, rng, mode, result)
     except ContractError as exc:
         result.status, result.message, result.traceback = "error", exc.message, exc.traceback
+    except SamplerError as exc:
+        result.status, result.message = "error", f"input values could not be drawn: {exc}"
     return result
 
 

@@ -168,7 +168,50 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
             registry.plugin_of[op.name] = info
     for name in duplicates:  # ambiguous: audit neither copy
         del registry.ops[name]
+    _collect_samplers(registry)
     return registry
+
+
+def _collect_samplers(registry: Registry) -> None:
+    """Every plugin's ``opcheck_samplers()``, installed for sampling; an op naming a sampler
+    nobody declared becomes an error entry instead of failing at its first draw."""
+    from . import samplers
+
+    table: dict[str, tuple[str, Any]] = {}
+    for info in registry.plugins:
+        impl = getattr(info.module, "opcheck_samplers", None)
+        if impl is None:
+            continue
+        try:
+            given = dict(impl())
+        except Exception as exc:
+            where = _plugin_frame(info, exc)
+            registry.errors.append(PluginError(info.name, f"opcheck_samplers() raised or did not "
+                                               f"return a mapping: {_one_line(exc)}{where}"))
+            continue
+        for name, fn in given.items():
+            clash = ("a built-in sampler" if name in samplers.BUILTIN else
+                     f"plugin {table[name][0]!r}'s sampler" if name in table else None)
+            if not isinstance(name, str) or not name or not callable(fn) or clash:
+                why = (f"{name!r} is also {clash}; rename it" if clash
+                       else f"{name!r} → {fn!r}: expected a non-empty name and a callable "
+                            "(rng, shape, dtype) -> ndarray")
+                registry.errors.append(PluginError(info.name, f"opcheck_samplers(): {why}"))
+                continue
+            table[name] = (info.name, fn)
+    samplers.install(table)
+    known = {*samplers.BUILTIN, *table}
+    for op_name, op in list(registry.ops.items()):
+        for input_name, tensor in op.inputs.items():
+            if isinstance(tensor.sampler, str) and tensor.sampler not in known:
+                info = registry.plugin_of.pop(op_name)
+                del registry.ops[op_name]
+                registry.errors.append(PluginError(
+                    info.name,
+                    f"invalid declaration of op {op_name!r}: input {input_name!r} has "
+                    f"sampler={tensor.sampler!r}, which no plugin declares; the samplers are "
+                    f"{sorted(known)}", op=op_name, fields=(f"inputs.{input_name}.sampler",)))
+                break
 
 
 def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import samplers
 from .configurations import DEFAULT_VARIANT, plan
 from .spec import Op, Tensor
 
@@ -37,6 +38,8 @@ def variants(op: Op) -> dict[str, dict[str, int]]:
 
 def sample_tensor(tensor: Tensor, shape: tuple[int, ...], rng: np.random.Generator,
                   dims: Mapping[str, int] | None = None) -> np.ndarray:
+    if tensor.sampler is not None:
+        return samplers.draw(tensor.sampler, shape, tensor.dtype, rng)
     kind = np.dtype(tensor.dtype).kind
     low, high = tensor.bounds_at(dims or {})
     if kind == "f":

@@ -9,16 +9,18 @@ from __future__ import annotations
 import inspect
 import keyword
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -45,6 +47,14 @@ class Tensor(BaseModel):
     low: float | str | None = None
     high: float | str | None = Field(None, validate_default=True)
     differentiable: bool | None = None
+    #: How values are drawn: "spd", "simplex", "orthogonal", a plugin sampler's name, or a
+    #: callable (rng, shape, dtype) -> ndarray (see ``samplers.py``); None: uniform in range.
+    sampler: Annotated[
+        str | Callable[..., Any] | None,
+        WithJsonSchema({"type": ["string", "null"], "description": "a sampler name or callable"}),
+        PlainSerializer(lambda v: v if v is None or isinstance(v, str)
+                        else getattr(v, "__qualname__", repr(v)), when_used="json"),
+    ] = None
 
     #: Set on a placeholder built while discovery collects a plugin's ops (see
     #: ``declaration_errors``): why the declaration is invalid.
@@ -147,6 +157,19 @@ class Tensor(BaseModel):
     @model_validator(mode="after")
     def _differentiability(self) -> Tensor:
         kind = np.dtype(self.dtype).kind
+        if self.sampler in ("spd", "orthogonal", "simplex"):
+            need = 1 if self.sampler == "simplex" else 2
+            if len(self.shape) < need:
+                raise ValueError(f"sampler={self.sampler!r} needs at least {need} axes, not shape {self.shape}")
+            if kind != "f":
+                raise ValueError(f"sampler={self.sampler!r} draws floats; dtype={self.dtype!r} is not one")
+            if self.sampler == "spd" and self.shape[-1] != self.shape[-2]:
+                raise ValueError(
+                    f"sampler='spd' needs square matrices over the last two axes, but shape ends "
+                    f"{self.shape[-2:]}; use one dim name for both, e.g. ('N', 'N')"
+                )
+        elif isinstance(self.sampler, str) and not self.sampler:
+            raise ValueError("sampler='' is empty; give a sampler's name or a callable")
         if self.differentiable and kind != "f":
             raise ValueError(
                 f"differentiable=True needs a floating dtype, not {self.dtype!r}"
@@ -158,6 +181,10 @@ class Tensor(BaseModel):
         """The declared ``(low, high)``, with the float default ``(-1, 1)`` filled in."""
         if np.dtype(self.dtype).kind == "b":
             return (0.0, 2.0)
+        if self.sampler is not None and np.dtype(self.dtype).kind == "f":
+            # A sampler's values are not confined to [-1, 1]: steps need no room below a bound
+            return (-np.inf if self.low is None else self.low,
+                    np.inf if self.high is None else self.high)
         low = _FLOAT_RANGE[0] if self.low is None else self.low
         high = _FLOAT_RANGE[1] if self.high is None else self.high
         return (low, high)
