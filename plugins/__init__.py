@@ -19,4 +19,5 @@ MODULES: tuple[str, ...] = (
     "pooling",
     "indexing",
     "dropout",
+    "linalg",
 )
