@@ -139,6 +139,8 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
                 raise InputError(
                     f"input {name!r} of op {op.name!r}: axis {axis} must have size {want}, got shape {arr.shape}"
                 )
+            if isinstance(want, str) and not want.isidentifier():
+                continue  # an expression such as "4*H": checked once every name is known
             if isinstance(want, str):
                 if want in dims and dims[want] != got:
                     raise InputError(
@@ -154,6 +156,14 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
             )
         arrays[name] = arr
     full = {**op.default_dims(), **dims}
+    for name, arr in arrays.items():
+        expected = op.inputs[name].concrete_shape(full)
+        if arr.shape != expected:
+            raise InputError(
+                f"input {name!r} of op {op.name!r}: shape {op.inputs[name].shape} is {expected} "
+                f"at the dims the given inputs fix ({', '.join(f'{k}={v}' for k, v in full.items())}), "
+                f"got shape {arr.shape}"
+            )
     return full, arrays
 
 

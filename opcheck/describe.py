@@ -74,6 +74,9 @@ def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
         "description": op.description,
         "dims": op.default_dims(),
         "variants": list(variants(op)),
+        "attrs": {k: list(v) for k, v in op.attrs.items()},
+        "constraints": list(op.constraints),
+        "residuals": op.residuals,
         "inputs": {name: one(t) for name, t in op.inputs.items()},
         "tensor_schema": Tensor.model_json_schema(),
     }

@@ -149,3 +149,24 @@ def test_pytest_xfails_one_configuration(pytester, monkeypatch):
     result = pytester.runpytest("--opcheck-plugin", "strided_ops", "--opcheck-ops", "mylib.*")
     result.assert_outcomes(xfailed=1)
     assert "XFAIL" in result.stdout.str() or "xfailed" in result.stdout.str()
+
+
+def test_given_inputs_fix_the_dims_behind_an_expression():
+    op = Op(name="t.gates", forward=lambda x, w: x @ w, dims={"H": 2},
+            backward=lambda dout, x, w: {"x": dout @ w.T, "w": x.T @ dout},
+            inputs={"x": Tensor(shape=("N", "D")), "w": Tensor(shape=("D", "4*H"))})
+    rng = np.random.default_rng(0)
+    ok = {"x": rng.standard_normal((2, 3)), "w": rng.standard_normal((3, 8))}
+    assert opcheck.audit(op, inputs=ok).status == "pass"
+    with pytest.raises(opcheck.InputError, match="4\\*H"):
+        opcheck.audit(op, inputs={"x": ok["x"], "w": rng.standard_normal((3, 7))})
+
+
+def test_show_lists_attrs_constraints_and_residuals(tmp_path):
+    (tmp_path / "strided_ops.py").write_text(STRIDED.replace("XFAIL", "{}"))
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = subprocess.run([*OPCHECK, "show", "-p", "strided_ops", "mylib.strided"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "attr:        stride in [1, 2] (default 1)" in result.stdout
+    assert "stride=1, stride=1 N=1, stride=1 N=4, stride=2" in result.stdout
