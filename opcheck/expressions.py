@@ -56,11 +56,9 @@ def parse(text: str, relation: bool = False) -> ast.expr:
 
 def names(text: str, relation: bool = False) -> tuple[str, ...]:
     """The names in ``text`` in order of first appearance."""
-    seen: dict[str, None] = {}
-    for node in ast.walk(parse(text, relation)):
-        if isinstance(node, ast.Name):
-            seen.setdefault(node.id)
-    return tuple(seen)
+    found = [n for n in ast.walk(parse(text, relation)) if isinstance(n, ast.Name)]
+    found.sort(key=lambda n: n.col_offset)  # ast.walk is breadth-first: restore source order
+    return tuple(dict.fromkeys(n.id for n in found))
 
 
 def evaluate(text: str, env: Mapping[str, Any], relation: bool = False) -> Any:
