@@ -22,7 +22,8 @@ import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .spec import Op, violation
+from .relations import violation
+from .spec import Op
 
 __all__ = ["GRID_LIMIT", "attr_configurations", "expand_selectors", "label", "matching", "plan"]
 
