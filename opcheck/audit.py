@@ -22,8 +22,8 @@ from .contract import ContractError
 from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
 from .result import HEATMAP_INPUTS, OpReport, VariantResult, worst_status
-from .sampling import rng_for, sample_cotangent, sample_inputs
 from .samplers import SamplerError
+from .sampling import rng_for, sample_cotangent, sample_inputs
 from .spec import Op
 
 MODES = ("full", "fast")

@@ -86,7 +86,7 @@ def _residual_backward(op: Op, forward: Callable[..., Any],
         fresh = {k: given[k].copy() for k in inputs}  # its own forward call, on copies
         try:
             raw = forward(**fresh)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the op's own error, reported as its contract error
             raise ContractError(
                 f"forward raised {type(exc).__name__}: {exc} while computing the residuals "
                 "for backward"

@@ -184,7 +184,7 @@ def _collect_samplers(registry: Registry) -> None:
             continue
         try:
             given = dict(impl())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
             where = _plugin_frame(info, exc)
             registry.errors.append(PluginError(info.name, f"opcheck_samplers() raised or did not "
                                                f"return a mapping: {_one_line(exc)}{where}"))

@@ -351,10 +351,9 @@ def run_checks(
     """
     __tracebackhide__ = True
     from .audit import audit
+    from .configurations import expand_selectors
     from .errors import OpcheckError
     from .sampling import variants
-
-    from .configurations import expand_selectors
 
     xfail, skip, strict = expectations(node, op)
     known = list(variants(op))

@@ -104,7 +104,7 @@ def draw(sampler: str | Sampler, shape: tuple[int, ...], dtype: str,
         value = fn(rng, shape, np.dtype(dtype))
     except SamplerError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a sampler's own error, reported naming it
         raise SamplerError(f"sampler {name!r} raised {type(exc).__name__}: {exc} "
                            f"(asked for shape {shape}, dtype {dtype})") from None
     if not isinstance(value, np.ndarray):

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import samplers
-from .configurations import DEFAULT_VARIANT, plan
+from .configurations import DEFAULT_VARIANT, plan  # noqa: F401 - DEFAULT_VARIANT lived here
 from .spec import Op, Tensor
-
 
 
 def rng_for(seed: int, op_name: str, variant: str) -> np.random.Generator:

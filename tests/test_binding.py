@@ -135,8 +135,8 @@ def test_a_backward_wrong_only_for_stride_2_fails_naming_that_configuration():
 def test_invalid_residual_and_attr_declarations(fields, words):
     import pydantic
 
-    base = dict(name="t.bad", forward=lambda x, **kw: x, backward=lambda dout, x, **kw: {"x": dout},
-                inputs={"x": Tensor(shape=("N",))})
+    base = {"name": "t.bad", "forward": lambda x, **kw: x, "backward": lambda dout, x, **kw: {"x": dout},
+                "inputs": {"x": Tensor(shape=("N",))}}
     with pytest.raises(pydantic.ValidationError) as info:
         Op(**{**base, **fields})
     for word in words:

@@ -8,11 +8,10 @@ import os
 import subprocess
 import textwrap
 
-import pytest
-from cli_command import OPCHECK
-
 import numpy  # noqa: F401 - imported once, before pytester's snapshots
 import pydantic  # noqa: F401
+import pytest
+from cli_command import OPCHECK
 
 import opcheck  # noqa: F401
 

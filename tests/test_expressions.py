@@ -56,8 +56,8 @@ def test_names_in_order_of_appearance():
 
 
 def _op(**fields) -> Op:
-    base = dict(name="t.op", forward=lambda x, **kw: x, backward=lambda dout, x, **kw: {"x": dout},
-                inputs={"x": Tensor(shape=("N",))})
+    base = {"name": "t.op", "forward": lambda x, **kw: x, "backward": lambda dout, x, **kw: {"x": dout},
+                "inputs": {"x": Tensor(shape=("N",))}}
     return Op(**{**base, **fields})
 
 
@@ -109,9 +109,9 @@ def test_declaration_errors(fields, words):
 
 
 @pytest.mark.parametrize("tensor, words", [
-    pytest.param(dict(shape=("4H",)), ["shape[0]='4H'", "not a valid"], id="bad-shape-expression"),
-    pytest.param(dict(shape=("N",), high="C"), ["high='C'", "integer tensor"], id="float-bound-names-a-dim"),
-    pytest.param(dict(shape=("N",), dtype="int64", low=0, high="C/2"), ["high='C/2'", "'//'"],
+    pytest.param({"shape": ("4H",)}, ["shape[0]='4H'", "not a valid"], id="bad-shape-expression"),
+    pytest.param({"shape": ("N",), "high": "C"}, ["high='C'", "integer tensor"], id="float-bound-names-a-dim"),
+    pytest.param({"shape": ("N",), "dtype": "int64", "low": 0, "high": "C/2"}, ["high='C/2'", "'//'"],
                  id="bad-bound-expression"),
 ])
 def test_tensor_declaration_errors(tensor, words):

@@ -45,7 +45,7 @@ def _load(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: 
 def test_the_conv_example_catches_a_backward_wrong_only_for_stride_2(tmp_path, monkeypatch):
     import opcheck
 
-    source = dict((m, s) for m, _, s in EXAMPLES)["cs231n_conv"]
+    source = {m: s for m, _, s in EXAMPLES}["cs231n_conv"]
     buggy = source.replace("dw += np.tensordot", "dw += (1.0 + 0.1 * (stride == 2)) * np.tensordot")
     assert buggy != source
     module = _load("cs231n_conv_buggy", tmp_path, monkeypatch, buggy)
@@ -59,7 +59,7 @@ def test_the_conv_example_catches_a_backward_wrong_only_for_stride_2(tmp_path, m
 def test_the_logdet_example_is_an_error_without_its_sampler(tmp_path, monkeypatch):
     import opcheck
 
-    source = dict((m, s) for m, _, s in EXAMPLES)["linalg_ops"]
+    source = {m: s for m, _, s in EXAMPLES}["linalg_ops"]
     module = _load("linalg_ops_uniform", tmp_path, monkeypatch, source.replace(', sampler="spd"', ""))
     [op] = module.opcheck_ops()
     report = opcheck.audit(op)

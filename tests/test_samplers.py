@@ -86,10 +86,10 @@ def test_a_bad_draw_is_an_error_naming_the_sampler(bad, words):
 
 
 @pytest.mark.parametrize("tensor, words", [
-    pytest.param(dict(shape=("N", "M"), sampler="spd"), ["spd", "square"], id="spd-not-square"),
-    pytest.param(dict(shape=("N",), sampler="orthogonal"), ["orthogonal", "2 axes"], id="ortho-1d"),
-    pytest.param(dict(shape=(), sampler="simplex"), ["simplex", "1 axes"], id="simplex-0d"),
-    pytest.param(dict(shape=(2, 2), sampler="spd", dtype="int64", low=0, high=2), ["floats"],
+    pytest.param({"shape": ("N", "M"), "sampler": "spd"}, ["spd", "square"], id="spd-not-square"),
+    pytest.param({"shape": ("N",), "sampler": "orthogonal"}, ["orthogonal", "2 axes"], id="ortho-1d"),
+    pytest.param({"shape": (), "sampler": "simplex"}, ["simplex", "1 axes"], id="simplex-0d"),
+    pytest.param({"shape": (2, 2), "sampler": "spd", "dtype": "int64", "low": 0, "high": 2}, ["floats"],
                  id="spd-int"),
 ])
 def test_invalid_sampler_declarations(tensor, words):
