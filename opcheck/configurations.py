@@ -30,7 +30,7 @@ __all__ = ["GRID_LIMIT", "attr_configurations", "expand_selectors", "label", "ma
 DEFAULT_VARIANT = "default"
 #: The largest attr grid audited in full; larger ones get a pairwise covering design.
 GRID_LIMIT = 16
-#: Grids past this size are not enumerated (a covering design is built per attr instead).
+#: Grids past this size are not enumerated: the covering design is built pair by pair.
 _ENUMERATE_LIMIT = 20000
 
 Variant = tuple[dict[str, int], dict[str, Any]]
@@ -79,7 +79,7 @@ def attr_configurations(op: Op, dims: Mapping[str, int]) -> list[dict[str, Any]]
     for values in op.attrs.values():
         size *= len(values)
     if size > _ENUMERATE_LIMIT:
-        return _per_value(op, dims)
+        return _greedy_pairs(op, dims)
     grid = [dict(zip(names, row)) for row in itertools.product(*op.attrs.values())]
     valid = [c for c in grid if violation(op, dims, c) is None]
     if len(valid) <= GRID_LIMIT:
@@ -107,15 +107,34 @@ def _pairwise(names: list[str], valid: list[dict[str, Any]]) -> list[dict[str, A
     return [valid[i] for i in chosen]
 
 
-def _per_value(op: Op, dims: Mapping[str, int]) -> list[dict[str, Any]]:
-    """For grids too large to enumerate: the defaults with one attr changed at a time."""
+def _greedy_pairs(op: Op, dims: Mapping[str, int]) -> list[dict[str, Any]]:
+    """For grids too large to enumerate: one configuration per value pair not yet covered,
+    its other attrs chosen one by one to cover the most new pairs (the first value on a
+    tie), falling back to the defaults when that breaks a constraint."""
+    names = list(op.attrs)
     default = {k: v[0] for k, v in op.attrs.items()}
-    configs = [default]
-    for name, values in op.attrs.items():
-        for value in values[1:]:
-            config = {**default, name: value}
-            if violation(op, dims, config) is None:
-                configs.append(config)
+    configs, covered = [default], _pairs(default, names)
+    for a, b in itertools.combinations(names, 2):
+        for u, v in itertools.product(op.attrs[a], op.attrs[b]):
+            if (a, repr(u), b, repr(v)) in covered:
+                continue
+            row = {a: u, b: v}
+            for c in names:
+                if c in row:
+                    continue
+                values = op.attrs[c]
+
+                def gain(w: Any, c: str = c) -> tuple[int, int]:
+                    new = _pairs({**row, c: w}, [*row, c]) - covered
+                    return len(new), -values.index(w)  # the first value on a tie
+
+                row[c] = max(values, key=gain)
+            row = {n: row[n] for n in names}
+            for candidate in (row, {**default, a: u, b: v}):
+                if violation(op, dims, candidate) is None:
+                    configs.append(candidate)
+                    covered |= _pairs(candidate, names)
+                    break
     return configs
 
 

@@ -170,3 +170,17 @@ def test_show_lists_attrs_constraints_and_residuals(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "attr:        stride in [1, 2] (default 1)" in result.stdout
     assert "stride=1, stride=1 N=1, stride=1 N=4, stride=2" in result.stdout
+
+
+def test_a_grid_too_large_to_enumerate_still_covers_every_pair():
+    attrs = {f"a{k}": list(range(5)) for k in range(7)}  # 5**7 = 78125 points
+    op = _op(attrs=attrs, inputs={"x": Tensor(shape=("N",))}, constraints=["a0 + a1 <= 7"])
+    configs = attr_configurations(op, op.default_dims())
+    assert len(configs) < 60
+    for config in configs:
+        assert config["a0"] + config["a1"] <= 7
+    for (p, pv), (q, qv) in itertools.combinations(attrs.items(), 2):
+        for u, v in itertools.product(pv, qv):
+            if {p, q} == {"a0", "a1"} and u + v > 7:
+                continue  # never valid together
+            assert any(c[p] == u and c[q] == v for c in configs), (p, u, q, v)
