@@ -120,15 +120,8 @@ def _greedy_pairs(op: Op, dims: Mapping[str, int]) -> list[dict[str, Any]]:
                 continue
             row = {a: u, b: v}
             for c in names:
-                if c in row:
-                    continue
-                values = op.attrs[c]
-
-                def gain(w: Any, c: str = c) -> tuple[int, int]:
-                    new = _pairs({**row, c: w}, [*row, c]) - covered
-                    return len(new), -values.index(w)  # the first value on a tie
-
-                row[c] = max(values, key=gain)
+                if c not in row:
+                    row[c] = _best_value(op.attrs[c], row, c, covered)
             row = {n: row[n] for n in names}
             for candidate in (row, {**default, a: u, b: v}):
                 if violation(op, dims, candidate) is None:
@@ -136,6 +129,16 @@ def _greedy_pairs(op: Op, dims: Mapping[str, int]) -> list[dict[str, Any]]:
                     covered |= _pairs(candidate, names)
                     break
     return configs
+
+
+def _best_value(values: list[Any], row: Mapping[str, Any], name: str,
+                covered: set[tuple[Any, ...]]) -> Any:
+    """The value of attr ``name`` that, added to ``row``, covers the most new pairs (the
+    first such value on a tie)."""
+    def gain(k: int) -> tuple[int, int]:
+        return len(_pairs({**row, name: values[k]}, [*row, name]) - covered), -k
+
+    return values[max(range(len(values)), key=gain)]
 
 
 def plan(op: Op) -> dict[str, Variant]:
