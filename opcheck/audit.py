@@ -171,7 +171,7 @@ def _audit_variant(
     op: Op, label: str, dims: dict[str, int], attrs: dict[str, Any], seed: int, mode: str,
     given: dict[str, np.ndarray] | None,
 ) -> VariantResult:
-    result = VariantResult(label=label, dims=dims, seed=seed)
+    result = VariantResult(label=label, dims=dims, seed=seed, attrs=dict(attrs))
     rng = rng_for(seed, op.name, label)
     try:
         values = sample_inputs(op, dims, rng)

@@ -184,3 +184,12 @@ def test_a_grid_too_large_to_enumerate_still_covers_every_pair():
             if {p, q} == {"a0", "a1"} and u + v > 7:
                 continue  # never valid together
             assert any(c[p] == u and c[q] == v for c in configs), (p, u, q, v)
+
+
+def test_the_json_report_holds_each_variants_attrs(tmp_path):
+    import json
+
+    result = _run(tmp_path, "mylib.strided", "--format", "json")
+    variants = {v["label"]: v for v in json.loads(result.stdout)["ops"][0]["variants"]}
+    assert variants["stride=2"]["attrs"] == {"stride": 2}
+    assert variants["stride=1 N=1"]["attrs"] == {"stride": 1} and variants["stride=1 N=1"]["dims"] == {"N": 1}
