@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 
@@ -13,7 +14,9 @@ import pydantic  # noqa: F401
 import pytest
 from cli_command import OPCHECK
 
-import opcheck  # noqa: F401
+import opcheck
+import opcheck.audit
+import opcheck.plugin_manager  # noqa: F401 - loaded before pytester snapshots sys.modules
 
 pytest_plugins = ["pytester"]
 
@@ -113,3 +116,47 @@ def test_pytest_warns_about_errors_the_selection_leaves_out(pytester, monkeypatc
     result = pytester.runpytest("--opcheck-plugin", "mylib_ops", "--opcheck-ops", "mylib.good")
     result.assert_outcomes(passed=1, warnings=2)
     _shown(result.stdout.str(), str(pytester.path / "mylib_ops.py"))
+
+
+def _module(name: str, build):
+    import types
+
+    module = types.ModuleType(name)
+    module.opcheck_ops = opcheck.hookimpl(build)
+    return module
+
+
+def _ok(name: str):
+    return opcheck.Op(name=name, forward=lambda x: x, backward=lambda dout, x: {"x": dout},
+                      inputs={"x": opcheck.Tensor(shape=("N",))})
+
+
+@pytest.mark.parametrize("bad, field, words", [
+    pytest.param(lambda: opcheck.Op(name="has space", forward=lambda x: x,
+                                    backward=lambda dout, x: {"x": dout},
+                                    inputs={"x": opcheck.Tensor(shape=("N",))}),
+                 "name", ["whitespace"], id="invalid-name"),
+    pytest.param(lambda: opcheck.Op(name="t.bound", forward=lambda x, y: x,
+                                    backward=lambda dout, x, y: {"x": dout},
+                                    inputs={"x": opcheck.Tensor(shape=("N",)),
+                                            "y": opcheck.Tensor(shape=("N",), dtype="int64",
+                                                                low=0, high="Q")}),
+                 "inputs", ["high='Q'", "no dim"], id="bound-names-an-unknown-dim"),
+    pytest.param(lambda: opcheck.Op(name="t.expr", forward=lambda x: x,
+                                    backward=lambda dout, x: {"x": dout},
+                                    inputs={"x": opcheck.Tensor(shape=("N-9",))}),
+                 "dims", ["'N-9'", "at least 1"], id="expression-never-at-least-1"),
+    pytest.param(lambda: opcheck.Op(name="t.attr", forward=lambda x, k: x,
+                                    backward=lambda dout, x: {"x": dout}, attrs={"k": 3},
+                                    inputs={"x": opcheck.Tensor(shape=("N",))}),
+                 "attrs", ["non-empty list"], id="attr-not-a-list"),
+])
+def test_each_kind_of_bad_declaration_is_one_entry_beside_its_valid_siblings(bad, field, words):
+    registry = opcheck.discover([_module("mixed_bag", lambda: [_ok("t.first"), bad(), _ok("t.last")])],
+                                autoload=False)
+    assert {"t.first", "t.last"} <= set(registry)
+    [error] = registry.errors
+    assert error.plugin == "mixed_bag" and field in error.fields
+    assert re.fullmatch(rf"{re.escape(__file__)}:\d+", error.location)  # this file's line
+    for word in words:
+        assert word in str(error)
