@@ -16,7 +16,7 @@ from cli_command import OPCHECK
 
 import opcheck
 import opcheck.audit
-import opcheck.plugin_manager  # noqa: F401 - loaded before pytester snapshots sys.modules
+import opcheck.plugin_manager  # loaded before pytester snapshots sys.modules
 
 pytest_plugins = ["pytester"]
 
