@@ -12,6 +12,8 @@ import pytest
 from cli_command import OPCHECK
 
 import opcheck
+import opcheck.audit
+import opcheck.plugin_manager  # loaded before pytester snapshots sys.modules
 from opcheck import Op, Tensor
 from opcheck.configurations import (
     GRID_LIMIT,
