@@ -336,7 +336,7 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         print(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it are not "
               f"audited: {shown}", file=sys.stderr)
-    return [n for n in names if variant in plans[n]]
+    return [n for n in names if n not in lacking]
 
 
 def _resume(

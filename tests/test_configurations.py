@@ -195,3 +195,17 @@ def test_the_json_report_holds_each_variants_attrs(tmp_path):
     variants = {v["label"]: v for v in json.loads(result.stdout)["ops"][0]["variants"]}
     assert variants["stride=2"]["attrs"] == {"stride": 2}
     assert variants["stride=1 N=1"]["attrs"] == {"stride": 1} and variants["stride=1 N=1"]["dims"] == {"N": 1}
+
+
+def test_a_partial_variant_selects_across_several_ops(tmp_path):
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = subprocess.run([*OPCHECK, "audit", "conv2d_*", "--variant", "stride=2", "--jobs", "1",
+                             "--format", "json"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    ops = json.loads(result.stdout)["ops"]
+    assert sorted(op["name"] for op in ops) == ["conv2d_im2col", "conv2d_naive"]
+    for op in ops:
+        assert sorted(v["label"] for v in op["variants"]) == ["stride=2 pad=0", "stride=2 pad=1"]
