@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from . import complex_support, contract, forward_mode, second_order
+from . import complex_support, configurations, contract, forward_mode, second_order
+from .binding import bind
 from .checker import GradientChecker
 from .contract import ContractError
 from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
 from .result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult, worst_status
-from .sampling import rng_for, sample_cotangent, sample_inputs, variants
+from .samplers import SamplerError
+from .sampling import rng_for, sample_cotangent, sample_inputs
 from .spec import Op
 
 MODES = ("full", "fast")
@@ -64,18 +66,19 @@ def audit(
     started = time.perf_counter()
     if inputs is not None:
         dims, given = _given_inputs(op, inputs)
-        plan = {"given": dims}
+        plan = {"given": (dims, {k: v[0] for k, v in op.attrs.items()})}
     else:
         given = None
-        plan = variants(op)
+        plan = configurations.plan(op)
         if variant is not None:
-            if variant not in plan:
+            chosen = configurations.matching(variant, plan)
+            if not chosen:
                 raise UsageError(
                     f"op {op.name!r} has no variant {variant!r}; its variants are {list(plan)}"
                 )
-            plan = {variant: plan[variant]}
-    results = [_audit_variant(op, label, dims, seed, mode, given, order)
-               for label, dims in plan.items()]
+            plan = {label: plan[label] for label in chosen}
+    results = [_audit_variant(op, label, dims, attrs, seed, mode, given, order)
+               for label, (dims, attrs) in plan.items()]
     complex_support.note_once(results)
     report = OpReport(
         name=op.name,
@@ -143,6 +146,8 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
                 raise InputError(
                     f"input {name!r} of op {op.name!r}: axis {axis} must have size {want}, got shape {arr.shape}"
                 )
+            if isinstance(want, str) and not want.isidentifier():
+                continue  # an expression such as "4*H": checked once every name is known
             if isinstance(want, str):
                 if want in dims and dims[want] != got:
                     raise InputError(
@@ -158,28 +163,40 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
             )
         arrays[name] = arr
     full = {**op.default_dims(), **dims}
+    for name, arr in arrays.items():
+        expected = op.inputs[name].concrete_shape(full)
+        if arr.shape != expected:
+            raise InputError(
+                f"input {name!r} of op {op.name!r}: shape {op.inputs[name].shape} is {expected} "
+                f"at the dims the given inputs fix ({', '.join(f'{k}={v}' for k, v in full.items())}), "
+                f"got shape {arr.shape}"
+            )
     return full, arrays
 
 
 def _audit_variant(
-    op: Op, label: str, dims: dict[str, int], seed: int, mode: str,
+    op: Op, label: str, dims: dict[str, int], attrs: dict[str, Any], seed: int, mode: str,
     given: dict[str, np.ndarray] | None, order: int = 2,
 ) -> VariantResult:
+    bound = bind(op, attrs)  # attrs reach the functions that name them; residuals unwrapped
     realified = complex_support.has_complex_inputs(op)
     while True:
-        result = VariantResult(label=label, dims=dims, seed=seed)
-        checked, outs = complex_support.realify(op) if realified else (op, {"dtypes": []})
-        rng = rng_for(seed, op.name, label)
-        values = sample_inputs(checked, dims, rng)
-        if given:
-            values.update({k: complex_support.to_real(v.copy()) for k, v in given.items()})
+        result = VariantResult(label=label, dims=dims, seed=seed, attrs=dict(attrs))
+        outs: dict[str, list[str | None]] = {"dtypes": []}
         try:
+            checked, outs = complex_support.realify(bound) if realified else (bound, outs)
+            rng = rng_for(seed, op.name, label)
+            values = sample_inputs(checked, dims, rng)
+            if given:
+                values.update({k: complex_support.to_real(v.copy()) for k, v in given.items()})
             _check(checked, values, rng, mode, result, order)
         except complex_support.ComplexOutputs:  # real inputs, complex outputs
             realified = True
             continue
         except ContractError as exc:
             result.status, result.message, result.traceback = "error", exc.message, exc.traceback
+        except SamplerError as exc:
+            result.status, result.message = "error", f"input values could not be drawn: {exc}"
         if realified:
             complex_support.annotate(result, op, any(outs["dtypes"]))
         return result

@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="2: also check double_backward where an op declares it (default); "
                           "1: first-order rules only (backward, jvp, the adjoint test)")
     run.add_argument("--variant", metavar="LABEL",
-                     help="audit only this shape variant, e.g. default or N=1")
+                     help="audit only this shape variant or attr configuration, e.g. default, "
+                          "N=1 or 'stride=2 pad=0' (a subset such as stride=2 picks every "
+                          "variant holding it)")
     batch = run.add_argument_group("batch audits")
     batch.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                        help="worker processes (default: the number of cores); 1 audits in this "
@@ -260,6 +262,7 @@ def _list(registry: Registry) -> int:
 
 
 def _show(registry: Registry, name: str, as_json: bool) -> int:
+    _warn_plugin_errors(registry)
     op = _lookup(registry, name)
     if as_json:
         from .describe import input_schema
@@ -277,6 +280,8 @@ def _lookup(registry: Registry, name: str):
         return registry[name]
     import difflib
 
+    if any(err.op == name for err in registry.errors):
+        raise UsageError(f"op {name!r} has an invalid declaration (the warning above says why)")
     close = difflib.get_close_matches(name, list(registry), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `opcheck list` shows every op"
     raise UsageError(f"no op named {name!r}{hint}")
@@ -289,10 +294,10 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     outputs = _outputs(args.format, args.output)
     broken = plugin_error_reports(registry, args.names)
-    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
     for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
         if not any(str(err) in r.message for r in broken):
             print(f"opcheck: warning: {err}", file=sys.stderr)
+    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
     if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
     names = _with_variant(registry, names, args.variant, exact=_all_exact(args.names))
@@ -439,10 +444,11 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
     matched by a glob (or all ops) without it are left out, and stderr says which."""
     if variant is None:
         return names
+    from .configurations import matching
     from .sampling import variants
 
     plans = {name: list(variants(registry[name])) for name in names}
-    lacking = [n for n in names if variant not in plans[n]]
+    lacking = [n for n in names if not matching(variant, plans[n])]
     if lacking and (exact or len(lacking) == len(names)):
         name = lacking[0]
         who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"
@@ -451,7 +457,7 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         print(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it are not "
               f"audited: {shown}", file=sys.stderr)
-    return [n for n in names if variant in plans[n]]
+    return [n for n in names if n not in lacking]
 
 
 def _resume(

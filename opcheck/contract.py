@@ -44,7 +44,7 @@ def user_traceback(exc: BaseException) -> str:
 def call(fn: Callable[..., Any], role: str, kwargs: Mapping[str, Any]) -> Any:
     try:
         return fn(**kwargs)
-    except ContractError:  # raised by opcheck's own wrappers (complex_support): already clear
+    except ContractError:  # raised by opcheck's own wrappers (binding, complex_support): already worded
         raise
     except Exception as exc:
         text = str(exc).strip().splitlines()

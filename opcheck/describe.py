@@ -39,10 +39,22 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
         low, high = t.bounds
         bracket = ")" if t.dtype.startswith(("int", "uint")) else "]"
         diff = "differentiable" if t.is_differentiable else "not differentiable"
-        lines.append(f"  {name}: shape {shape}, {t.dtype}, values in [{low:g}, {high:g}{bracket}, {diff}")
+        values = (f"drawn by sampler {t.model_dump(mode='json')['sampler']!r}" if t.sampler is not None
+                  else f"values in [{_number(low)}, {_number(high)}{bracket}")
+        lines.append(f"  {name}: shape {shape}, {t.dtype}, {values}, {diff}")
+    for attr, values in op.attrs.items():
+        lines.append(f"attr:        {attr} in {list(values)} (default {values[0]!r})")
+    if op.constraints:
+        lines.append("constraints: " + "; ".join(op.constraints))
+    if op.residuals:
+        lines.append("residuals:   forward returns (output, residuals)")
     if op.rtol is not None or op.atol is not None:
         lines.append(f"tolerance:   rtol={op.rtol}, atol={op.atol}")
     return "\n".join(lines)
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
 def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
@@ -53,8 +65,10 @@ def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
 
     def one(t: Tensor) -> dict[str, Any]:
         low, high = t.bounds
+        if t.sampler is not None:  # a sampler's values have no declared range
+            low, high = (None if v in (-float("inf"), float("inf")) else v for v in (low, high))
         return {"shape": list(t.shape), "dtype": t.dtype, "low": low, "high": high,
-                "differentiable": t.is_differentiable, "declared": t.model_dump()}
+                "differentiable": t.is_differentiable, "declared": t.model_dump(mode="json")}
 
     return {
         "op": op.name,
@@ -67,6 +81,9 @@ def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
         "description": op.description,
         "dims": op.default_dims(),
         "variants": list(variants(op)),
+        "attrs": {k: list(v) for k, v in op.attrs.items()},
+        "constraints": list(op.constraints),
+        "residuals": op.residuals,
         "inputs": {name: one(t) for name, t in op.inputs.items()},
         "tensor_schema": Tensor.model_json_schema(),
     }

@@ -14,9 +14,13 @@ class UsageError(OpcheckError):
 class PluginError(OpcheckError):
     """A plugin could not be loaded or declared an invalid op."""
 
-    def __init__(self, plugin: str, message: str, op: str | None = None) -> None:
+    def __init__(self, plugin: str, message: str, op: str | None = None, *,
+                 location: str | None = None, fields: tuple[str, ...] = ()) -> None:
         self.plugin = plugin
         self.op = op
+        #: 'FILE:LINE' of the invalid declaration and the fields at fault, where known.
+        self.location = location
+        self.fields = fields
         self.message = message
         super().__init__(f"plugin {plugin!r}: {message}")
 

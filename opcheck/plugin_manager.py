@@ -21,6 +21,7 @@ import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
+from .declaration_errors import collecting
 from .errors import PluginError, UsageError
 from .spec import Op
 
@@ -167,12 +168,56 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
             registry.plugin_of[op.name] = info
     for name in duplicates:  # ambiguous: audit neither copy
         del registry.ops[name]
+    _collect_samplers(registry)
     return registry
+
+
+def _collect_samplers(registry: Registry) -> None:
+    """Every plugin's ``opcheck_samplers()``, installed for sampling; an op naming a sampler
+    nobody declared becomes an error entry instead of failing at its first draw."""
+    from . import samplers
+
+    table: dict[str, tuple[str, Any]] = {}
+    for info in registry.plugins:
+        impl = getattr(info.module, "opcheck_samplers", None)
+        if impl is None:
+            continue
+        try:
+            given = dict(impl())
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
+            where = _plugin_frame(info, exc)
+            registry.errors.append(PluginError(info.name, f"opcheck_samplers() raised or did not "
+                                               f"return a mapping: {_one_line(exc)}{where}"))
+            continue
+        for name, fn in given.items():
+            clash = ("a built-in sampler" if name in samplers.BUILTIN else
+                     f"plugin {table[name][0]!r}'s sampler" if name in table else None)
+            if not isinstance(name, str) or not name or not callable(fn) or clash:
+                why = (f"{name!r} is also {clash}; rename it" if clash
+                       else f"{name!r} → {fn!r}: expected a non-empty name and a callable "
+                            "(rng, shape, dtype) -> ndarray")
+                registry.errors.append(PluginError(info.name, f"opcheck_samplers(): {why}"))
+                continue
+            table[name] = (info.name, fn)
+    samplers.install(table)
+    known = {*samplers.BUILTIN, *table}
+    for op_name, op in list(registry.ops.items()):
+        for input_name, tensor in op.inputs.items():
+            if isinstance(tensor.sampler, str) and tensor.sampler not in known:
+                info = registry.plugin_of.pop(op_name)
+                del registry.ops[op_name]
+                registry.errors.append(PluginError(
+                    info.name,
+                    f"invalid declaration of op {op_name!r}: input {input_name!r} has "
+                    f"sampler={tensor.sampler!r}, which no plugin declares; the samplers are "
+                    f"{sorted(known)}", op=op_name, fields=(f"inputs.{input_name}.sampler",)))
+                break
 
 
 def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]:
     try:
-        result = impl()
+        with collecting():  # an invalid Op becomes an error entry, not a lost list
+            result = impl()
     except ValidationError as exc:
         errors.append(_declaration_error(info, exc))
         return []
@@ -184,13 +229,16 @@ def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]
         errors.append(PluginError(info.name, "opcheck_ops() returned None; return a list of opcheck.Op"))
         return []
     try:
-        items = list(result)
+        with collecting():
+            items = list(result)  # a generator builds its ops here
     except Exception as exc:
         errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
         return []
     ops = []
     for position, item in enumerate(items):
-        if isinstance(item, Op):
+        if isinstance(item, Op) and item._invalid is not None:
+            errors.append(_invalid_op(info, item))
+        elif isinstance(item, Op):
             ops.append(item)
         else:
             errors.append(
@@ -209,6 +257,19 @@ def _declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
     if not op:
         where += " (the op was never built)"
     return PluginError(info.name, f"{what}{where}:\n{describe_validation_error(exc)}", op=op)
+
+
+def _invalid_op(info: PluginInfo, op: Op) -> PluginError:
+    """The error entry of one op whose declaration failed while the plugin was collected."""
+    invalid = op._invalid
+    assert invalid is not None
+    named = invalid.title.startswith("Op '")
+    what = f"invalid declaration of op {op.name!r}" if named else "invalid declaration of an op without a valid name"
+    return PluginError(
+        info.name, f"{what} at {invalid.location}:\n{invalid.lines()}",
+        op=op.name if named else None, location=invalid.location,
+        fields=tuple(field for field, _ in invalid.problems),
+    )
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -208,8 +208,12 @@ class OpCollector(pytest.Collector):
             for pattern in patterns:
                 if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
                     hint = _hint(pattern, names)
-                    raise self.CollectError(f"--opcheck-ops {pattern!r} matches no op{hint}")
+                    errors = "".join(f"\n{e}" for e in registry.errors)
+                    raise self.CollectError(f"--opcheck-ops {pattern!r} matches no op{hint}{errors}")
             names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+            for name, messages in broken.items():  # errors the selection leaves out still show
+                if name not in names:
+                    self.warn(OpcheckWarning("\n".join(messages)))
         return [
             OpItem.from_parent(self, name=name, op=registry.ops.get(name),
                                plugin=registry.plugin_of.get(name),

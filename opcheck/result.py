@@ -96,6 +96,8 @@ class VariantResult:
     traceback: str = ""
     inputs: list[InputResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: The attr configuration audited (``Op.attrs``), also spelled in ``label``.
+    attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def max_rel_error(self) -> float | None:

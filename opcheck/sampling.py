@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import samplers
+from .configurations import DEFAULT_VARIANT, plan  # noqa: F401 - DEFAULT_VARIANT lived here
 from .spec import Op, Tensor
-
-DEFAULT_VARIANT = "default"
 
 
 def rng_for(seed: int, op_name: str, variant: str) -> np.random.Generator:
@@ -30,21 +30,17 @@ def _seed_state(seed: int, op_name: str, variant: str) -> np.random.SeedSequence
 def variants(op: Op) -> dict[str, dict[str, int]]:
     """Variant label → dims: the declared dims, then each symbolic dim set to 1 and to
     another small size that differs from every default, so square defaults cannot hide
-    a missing transpose and a batch of one cannot hide a missing sum."""
-    default = op.default_dims()
-    result = {DEFAULT_VARIANT: default}
-    taken = set(default.values())
-    for dim, size in default.items():
-        other = next((s for s in range(size + 1, size + 5) if s not in taken), size + 1)
-        for new in (1, other):
-            if new != size:
-                result[f"{dim}={new}"] = {**default, dim: new}
-    return result
+    a missing transpose and a batch of one cannot hide a missing sum; for an op with
+    attrs, each attr configuration too (``configurations.plan`` holds their attrs)."""
+    return {name: dims for name, (dims, _) in plan(op).items()}
 
 
-def sample_tensor(tensor: Tensor, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def sample_tensor(tensor: Tensor, shape: tuple[int, ...], rng: np.random.Generator,
+                  dims: Mapping[str, int] | None = None) -> np.ndarray:
+    if tensor.sampler is not None:
+        return samplers.draw(tensor.sampler, shape, tensor.dtype, rng)
     kind = np.dtype(tensor.dtype).kind
-    low, high = tensor.bounds
+    low, high = tensor.bounds_at(dims or {})
     if kind == "f":
         values = np.clip(rng.uniform(low, high, size=shape).astype(tensor.dtype), low, high)
     else:
@@ -56,7 +52,7 @@ def sample_inputs(
     op: Op, dims: Mapping[str, int], rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     return {
-        name: sample_tensor(tensor, tensor.concrete_shape(dims), rng)
+        name: sample_tensor(tensor, tensor.concrete_shape(dims), rng, dims)
         for name, tensor in op.inputs.items()
     }
 

@@ -31,9 +31,12 @@ def select(registry: Registry, patterns: Sequence[str], broken: Sequence[str] = 
         if not matches and not any(fnmatch.fnmatchcase(n, pattern) for n in broken):
             close = difflib.get_close_matches(pattern, list(registry), n=3)
             hint = f"did you mean {', '.join(close)}? " if close else ""
+            plugins = sorted({err.plugin for err in registry.errors})
+            also = (f"; plugin(s) {', '.join(plugins)} failed to declare some ops (the "
+                    "warnings above say why)") if plugins else ""
             raise UsageError(
                 f"no op matches {pattern!r}; {hint}`opcheck list` shows the {len(registry)} "
-                "discovered ops"
+                f"discovered ops{also}"
             )
         chosen += [m for m in matches if m not in chosen]
     return chosen

@@ -20,4 +20,5 @@ MODULES: tuple[str, ...] = (
     "indexing",
     "dropout",
     "complex_ops",
+    "linalg",
 )

@@ -1,8 +1,8 @@
 """Losses with a scalar output, averaged over the N examples of a batch.
 
-Integer class labels are a non-differentiable input (no gradient is returned for them);
-the number of classes C is a fixed size (4), because labels are drawn from [0, C) and must
-stay valid in every shape variant. The multiclass hinge loss has kinks where a margin is
+Integer class labels are a non-differentiable input (no gradient is returned for them),
+drawn from [0, C) with ``high="C"``: the shape variants change the number of classes C and
+the labels follow. The multiclass hinge loss has kinks where a margin is
 exactly 0; there it takes the subgradient 0 (a margin counts only when it is > 0).
 """
 
@@ -76,7 +76,7 @@ def multiclass_hinge_backward(dout: Array, scores: Array, labels: Array) -> dict
 
 
 def _labels() -> opcheck.Tensor:
-    return opcheck.Tensor(shape=("N",), dtype="int64", low=0, high=NUM_CLASSES)
+    return opcheck.Tensor(shape=("N",), dtype="int64", low=0, high="C")
 
 
 @opcheck.hookimpl
@@ -88,10 +88,10 @@ def opcheck_ops() -> list[opcheck.Op]:
             forward=softmax_cross_entropy_forward,
             backward=softmax_cross_entropy_backward,
             inputs={
-                "logits": opcheck.Tensor(shape=("N", NUM_CLASSES), low=-2.0, high=2.0),
+                "logits": opcheck.Tensor(shape=("N", "C"), low=-2.0, high=2.0),
                 "labels": _labels(),
             },
-            dims={"N": 5},
+            dims={"N": 5, "C": NUM_CLASSES},
         ),
         opcheck.Op(
             name="mse",
@@ -113,9 +113,9 @@ def opcheck_ops() -> list[opcheck.Op]:
             forward=multiclass_hinge_forward,
             backward=multiclass_hinge_backward,
             inputs={
-                "scores": opcheck.Tensor(shape=("N", NUM_CLASSES)),
+                "scores": opcheck.Tensor(shape=("N", "C")),
                 "labels": _labels(),
             },
-            dims={"N": 5},
+            dims={"N": 5, "C": NUM_CLASSES},
         ),
     ]

@@ -1,10 +1,12 @@
-"""Batch normalisation (training mode: batch statistics) and layer normalisation.
+"""Batch normalisation (training mode: batch statistics), layer and group normalisation.
 
 Both normalise x over one axis, x_hat = (x - mean) / sqrt(var + eps), then scale and shift
 per feature; they differ only in the axis (0: over the batch, 1: over the features), so
 they share ``normalize`` and its hand-derived backward ``normalize_backward``. With a
 single element along the axis x_hat is 0 and the output is beta: the gradient through x is
-exactly 0, which the audit's size-1 variants check.
+exactly 0, which the audit's size-1 variants check. Group normalisation normalises each
+of ``groups`` equal slices of the features; ``groups`` is an attr, and the constraint
+``C % groups == 0`` keeps every shape variant divisible.
 """
 
 from __future__ import annotations
@@ -82,6 +84,24 @@ def layernorm_backward(dout: Array, x: Array, gamma: Array, beta: Array) -> dict
     }
 
 
+def groupnorm_forward(x: Array, gamma: Array, beta: Array, groups: int) -> Array:
+    n, c = x.shape
+    xhat, _ = normalize(x.reshape(n, groups, c // groups), axis=2)
+    return gamma * xhat.reshape(n, c) + beta
+
+
+def groupnorm_backward(dout: Array, x: Array, gamma: Array, beta: Array,
+                       groups: int) -> dict[str, Array]:
+    n, c = x.shape
+    xhat, inv_std = normalize(x.reshape(n, groups, c // groups), axis=2)
+    dxhat = (dout * gamma).reshape(n, groups, c // groups)
+    return {
+        "x": normalize_backward(dxhat, xhat, inv_std, axis=2).reshape(n, c),
+        "gamma": (dout * xhat.reshape(n, c)).sum(axis=0),
+        "beta": dout.sum(axis=0),
+    }
+
+
 def _inputs() -> dict[str, opcheck.Tensor]:
     return {
         "x": opcheck.Tensor(shape=("N", "D")),
@@ -115,4 +135,19 @@ def opcheck_ops() -> list[opcheck.Op]:
         ),
         layernorm,
         float32_twin(layernorm),
+        opcheck.Op(
+            name="groupnorm",
+            description=f"y = gamma * (x - mean) / sqrt(var + {EPS:g}) + beta, statistics over "
+            "each of `groups` equal slices of a row's C features",
+            forward=groupnorm_forward,
+            backward=groupnorm_backward,
+            inputs={
+                "x": opcheck.Tensor(shape=("N", "C")),
+                "gamma": opcheck.Tensor(shape=("C",), low=0.5, high=1.5),
+                "beta": opcheck.Tensor(shape=("C",)),
+            },
+            attrs={"groups": [2, 1, 3]},
+            constraints=["C % groups == 0"],
+            dims={"N": 2, "C": 6},
+        ),
     ]

@@ -1,10 +1,10 @@
 """Max and average pooling over square windows of (N, C, H, W) inputs.
 
-Window size k and stride s are part of the op (``.k2s2``: 2x2 windows, stride 2;
-``.k3s1``: overlapping 3x3 windows, stride 1, where one input can feed several outputs and
-its gradients add up). The spatial size is a fixed 4x4 because the output size depends on
-it. Ties in max pooling: the whole gradient of a window goes to its *first* maximal element
-in row-major order (``np.argmax``), the others get 0, as in most libraries. Sampled floats
+Window size ``kernel`` and ``stride`` are attrs: ``kernel=2 stride=2`` tiles the image,
+``kernel=3 stride=1`` overlaps windows, so one input can feed several outputs and its
+gradients add up. H and W are symbolic, constrained to hold at least one window. Ties in
+max pooling: the whole gradient of a window goes to its *first* maximal element in
+row-major order (``np.argmax``), the others get 0, as in most libraries. Sampled floats
 essentially never tie, so the audit checks the smooth case.
 """
 
@@ -18,7 +18,8 @@ import opcheck
 Array = np.ndarray
 
 HEIGHT = WIDTH = 4
-CONFIGS = {"max_pool2d": ((2, 2), (3, 1)), "avg_pool2d": ((2, 2),)}  # (kernel, stride)
+ATTRS = {"max_pool2d": {"kernel": [2, 3], "stride": [2, 1]},
+         "avg_pool2d": {"kernel": [2], "stride": [2]}}
 
 
 def windows(x: Array, k: int, s: int) -> Array:
@@ -63,27 +64,29 @@ _KINDS = {
 }
 
 
-def pool_op(kind: str, k: int, s: int) -> opcheck.Op:
+def pool_op(kind: str) -> opcheck.Op:
     pool, grad, formula = _KINDS[kind]
 
-    def forward(x: Array) -> Array:
-        return pool(x, k, s)
+    def forward(x: Array, kernel: int, stride: int) -> Array:
+        return pool(x, kernel, stride)
 
-    def backward(dout: Array, x: Array) -> dict[str, Array]:
-        return {"x": grad(dout, x, k, s)}
+    def backward(dout: Array, x: Array, kernel: int, stride: int) -> dict[str, Array]:
+        return {"x": grad(dout, x, kernel, stride)}
 
-    forward.__name__ = forward.__qualname__ = f"{kind}_k{k}s{s}_forward"
-    backward.__name__ = backward.__qualname__ = f"{kind}_k{k}s{s}_backward"
+    forward.__name__ = forward.__qualname__ = f"{kind}_forward"
+    backward.__name__ = backward.__qualname__ = f"{kind}_backward"
     return opcheck.Op(
-        name=f"{kind}.k{k}s{s}",
-        description=f"{formula} of {k}x{k} windows, stride {s}",
+        name=kind,
+        description=f"{formula} of kernel x kernel windows, every stride-th one",
         forward=forward,
         backward=backward,
-        inputs={"x": opcheck.Tensor(shape=("N", "C", HEIGHT, WIDTH))},
-        dims={"N": 2, "C": 3},
+        inputs={"x": opcheck.Tensor(shape=("N", "C", "H", "W"))},
+        attrs=ATTRS[kind],
+        constraints=["H >= kernel", "W >= kernel"],
+        dims={"N": 2, "C": 3, "H": HEIGHT, "W": WIDTH},
     )
 
 
 @opcheck.hookimpl
 def opcheck_ops() -> list[opcheck.Op]:
-    return [pool_op(kind, k, s) for kind, configs in CONFIGS.items() for k, s in configs]
+    return [pool_op(kind) for kind in ATTRS]

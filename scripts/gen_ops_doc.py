@@ -30,10 +30,11 @@ folder, installed as `opcheck_plugins`); `python scripts/gen_ops_doc.py` rewrite
 test fails when it is out of date. Every op is audited with `opcheck audit NAME`.
 
 Each op's inputs are drawn from the listed ranges (floats from `[low, high]`, integers from
-`[low, high)`); symbolic dimensions take their default size, then 1 and another small size
-in the audit's shape variants. Names: `.axisK` fixes the axis of a reduction,
-`.sSpP` a convolution's stride and padding, `.kKsS` a pooling window and stride, and
-`.float32` marks the single-precision twin of an op.
+`[low, high)`, where a bound may name a dim such as `C`), or by a named sampler; symbolic
+dimensions take their default size, then 1 and another small size in the audit's shape
+variants, within the op's constraints. An op's attrs list the values audited, the first
+being the default. Names: `.axisK` fixes the axis of a reduction, and `.float32` marks the
+single-precision twin of an op.
 """
 
 
@@ -62,10 +63,14 @@ def _range(tensor: opcheck.Tensor) -> str:
     kind = np.dtype(tensor.dtype).kind
     if kind == "b":
         return "{False, True}"
+    if tensor.sampler is not None:
+        return f"sampler {tensor.sampler!r}"
     low, high = tensor.bounds
-    if kind in "iu":
-        return f"[{int(low)}, {int(high)})"
-    return f"[{low:g}, {high:g}]"
+
+    def spell(value: float | str) -> str:
+        return value if isinstance(value, str) else f"{int(value)}" if kind in "iu" else f"{value:g}"
+
+    return f"[{spell(low)}, {spell(high)})" if kind in "iu" else f"[{spell(low)}, {spell(high)}]"
 
 
 def _dims(op: opcheck.Op) -> str:
@@ -90,6 +95,14 @@ def _section(module: str, op: opcheck.Op) -> list[str]:
         f"Plugin `{BUILTIN_PACKAGE}.{module}`; default dims: {_dims(op)}; rules checked: "
         f"{_rules(op)}.",
     ]
+    if op.attrs:
+        lines[-1] += " Attrs: " + ", ".join(
+            f"`{name}` in {', '.join(repr(v) for v in values)}" for name, values in op.attrs.items()
+        ) + "."
+    if op.constraints:
+        lines[-1] += " Constraints: " + ", ".join(f"`{c}`" for c in op.constraints) + "."
+    if op.residuals:
+        lines[-1] += " Forward returns `(output, residuals)` (`residuals=True`)."
     if op.rtol is not None or op.atol is not None:
         lines[-1] += f" Tolerance override: rtol={op.rtol}, atol={op.atol}."
     lines += [

@@ -15,6 +15,7 @@ import types
 from importlib import metadata
 
 import numpy as np
+import pydantic
 import pytest
 
 import opcheck
@@ -336,7 +337,8 @@ def test_invalid_tensor_names_plugin_file_line_and_field(write_plugin, tmp_path)
     assert error.plugin == name
     assert f"plugin {name!r}" in message
     assert f"{path}:{_line_of(path, 'low=1.0, high=0.5')}" in message
-    assert "the op was never built" in message
+    assert error.op == "t.bad_range"  # the Tensor's error is its op's error entry
+    assert "inputs.x.high" in error.fields
     assert "high" in message and "low=1.0" in message
 
 
@@ -415,3 +417,51 @@ def test_a_plugin_missing_a_dependency_names_the_dependency(write_plugin):
     name = write_plugin("import no_such_dependency_for_opcheck\n")
     with pytest.raises(opcheck.UsageError, match="install 'no_such_dependency_for_opcheck'"):
         opcheck.discover([name])
+
+
+NINE_OPS_ONE_BAD = """
+    import opcheck
+
+    def forward(x):
+        return x
+
+    def backward(dout, x):
+        return {"x": dout}
+
+    def ok(name):
+        return opcheck.Op(name=name, forward=forward, backward=backward,
+                          inputs={"x": opcheck.Tensor(shape=(2,))})
+
+    @opcheck.hookimpl
+    def opcheck_ops():
+        return [
+            *[ok(f"nine.ok{k}") for k in range(4)],
+            opcheck.Op(name="nine.bad_backward", forward=forward, backward=lambda dout: dout,
+                       inputs={"x": opcheck.Tensor(shape=(2,))}),
+            opcheck.Op(name="nine.typo", forward=forward, backward=backward,
+                       inputs={"x": opcheck.Tensor(shape=(2,), dtyp="float32")}),
+            *[ok(f"nine.ok{k}") for k in range(4, 7)],
+        ]
+"""
+
+
+def test_one_invalid_op_never_hides_its_valid_siblings(write_plugin, tmp_path):
+    name = write_plugin(NINE_OPS_ONE_BAD)
+    registry = opcheck.discover([name])
+    assert sorted(n for n in registry if n.startswith("nine.")) == [f"nine.ok{k}" for k in range(7)]
+    errors = {e.op: e for e in registry.errors}
+    assert set(errors) == {"nine.bad_backward", "nine.typo"}
+    path = tmp_path / f"{name}.py"
+    bad = errors["nine.bad_backward"]
+    assert bad.plugin == name and bad.fields == ("backward",)
+    assert bad.location == f"{path}:{_line_of(path, 'nine.bad_backward')}"
+    assert "backward" in str(bad) and "['x']" in str(bad)
+    typo = errors["nine.typo"]
+    assert typo.fields == ("inputs.x.dtyp",)
+    assert f"{path}:{_line_of(path, 'dtyp=')}" in str(typo)
+
+
+def test_outside_discovery_an_invalid_op_still_raises():
+    with pytest.raises(pydantic.ValidationError, match="dtyp"):
+        opcheck.Op(name="t.x", forward=lambda x: x, backward=lambda dout, x: {"x": dout},
+                   inputs={"x": opcheck.Tensor(shape=(2,), dtyp="float32")})
