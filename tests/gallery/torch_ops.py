@@ -128,7 +128,7 @@ class ScaledExp(torch.autograd.Function):
     def forward(ctx, x, a):
         y = torch.exp(a * x)
         ctx.save_for_backward(x, a, y)
-        ctx.saved = (x, a, y)
+        ctx.save_for_forward(x, a, y)
         return y
 
     @staticmethod
@@ -138,7 +138,7 @@ class ScaledExp(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, tx, ta):
-        x, a, y = ctx.saved
+        x, a, y = ctx.saved_tensors
         return y * (a * tx + x * ta)
 
 
