@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import check_selectors
 from .result import OpReport
 
 if TYPE_CHECKING:
@@ -77,11 +76,15 @@ class Plan:
 
     def audited(self, op: Op) -> Op:
         """``op`` without the rules of the skipped checks."""
+        from . import check_selectors
+
         return check_selectors.without(op, self.check_skip) or op if self.check_skip else op
 
     def finish(self, report: OpReport) -> OpReport:
         """Drop the results of a skipped adjoint test (it has no rule to remove)."""
         if "adjoint" in self.check_skip:
+            from . import check_selectors
+
             check_selectors.drop_from_report(report, {"adjoint"})
         return report
 
@@ -89,6 +92,8 @@ class Plan:
         """Failing variant label → reason, where every failure belongs to an xfailed check."""
         if not self.check_xfail:
             return {}
+        from . import check_selectors
+
         parts = {v.label: OpReport(name=report.name, status=v.status, mode=report.mode,
                                    seed=report.seed, variants=[v]) for v in report.variants}
         failing = [label for label, part in parts.items() if part.status != "pass"]
@@ -140,6 +145,8 @@ def plan_for(op: Op, labels: Sequence[str] | None = None, *, known: Sequence[str
              xfail: Mapping[str, str] | None = None, skip: Mapping[str, str] | None = None) -> Plan:
     """Evaluate the selectors of ``op`` (or the given tables) over ``labels`` (default: its
     variants); ``known`` are the labels a selector is checked against (default ``labels``)."""
+    from . import check_selectors
+
     xfail, check_xfail = check_selectors.split(op.xfail if xfail is None else xfail)
     skip, check_skip = check_selectors.split(op.skip if skip is None else skip)
     if labels is None:
