@@ -17,13 +17,15 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, UsageError
+from .escape import visible
 from .formats import FORMATS, parse_formats, render
+from .interrupts import interruptible
+from .loading import guarded_discover
 from .progress import Progress
 from .report import render_summary_table, summary_line
 from .result import OpReport
@@ -169,16 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _merge(args)
         if args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
-        from .plugin_manager import discover
-
-        registry = discover(args.plugins)
+        registry = guarded_discover(args.plugins)
         if args.command == "list":
             return _flushed(_list(registry))
         if args.command == "show":
             return _flushed(_show(registry, args.name, args.json))
         return _audit(registry, args)
     except (UsageError, InputError, WorkerError) as exc:
-        print(f"opcheck: error: {exc}", file=sys.stderr)
+        print(visible(f"opcheck: error: {exc}"), file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`opcheck list | head`): stop quietly, as a killed-by-SIGPIPE
@@ -202,7 +202,7 @@ def _flushed(code: int) -> int:
 
 def _warn_plugin_errors(registry: Registry) -> None:
     for err in registry.errors:
-        print(f"opcheck: warning: {err}", file=sys.stderr)
+        print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
 
 
 def _list(registry: Registry) -> int:
@@ -210,7 +210,7 @@ def _list(registry: Registry) -> int:
     width = max((len(n) for n in registry), default=0)
     for name in sorted(registry):
         info = registry.plugin_of[name]
-        print(f"{name.ljust(width)}  {info.name} ({info.source})")
+        print(visible(f"{name.ljust(width)}  {info.name} ({info.source})"))
     return 1 if registry.errors else 0
 
 
@@ -223,7 +223,7 @@ def _show(registry: Registry, name: str, as_json: bool) -> int:
         return 0
     from .describe import describe_op
 
-    print(describe_op(op, registry.plugin_of[name]))
+    print(visible(describe_op(op, registry.plugin_of[name])))
     return 0
 
 
@@ -241,20 +241,24 @@ def _lookup(registry: Registry, name: str):
 
 
 def _audit(registry: Registry, args: argparse.Namespace) -> int:
+    import threading
+
     started = time.perf_counter()
+    threads = set(threading.enumerate())
     outputs = _outputs(args.format, args.output)
     broken = plugin_error_reports(registry, args.names)
     names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
     for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
         if not any(str(err) in r.message for r in broken):
-            print(f"opcheck: warning: {err}", file=sys.stderr)
+            print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
     if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
     names = _with_variant(registry, names, args.variant, exact=_all_exact(args.names))
     if args.jobs == 1 and not faulthandler.is_enabled():
         # In-process, an op that crashes the interpreter (a segfault in C code, os.abort)
         # takes opcheck with it: leave the Python stack of the crash on stderr.
-        faulthandler.enable(all_threads=False)
+        # On a copy of stderr: while an op runs, fd 2 goes to its output capture.
+        faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)
     if args.max_memory and sys.platform == "win32":
         raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
     shard: Shard | None = args.shard
@@ -280,7 +284,7 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     progress = Progress(total, done=total - len(todo))
     running = run_ops(todo, options, registry)
     try:
-        with _interruptible() as stopped:
+        with interruptible() as stopped:
             try:
                 for report in running:
                     reports[report.name] = report
@@ -305,8 +309,20 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
             "; pass --results FILE to keep finished ops across an interruption"
         print(f"opcheck: interrupted by {signal.Signals(interrupted).name} after "
               f"{total - len(meta['not_run'])} of {total} ops{where}", file=sys.stderr)
-        return 128 + int(interrupted)
-    return 0 if all(r.status == "pass" for r in ordered) else 1
+        return _leave(128 + int(interrupted), threads)
+    return _leave(0 if all(r.status == "pass" for r in ordered) else 1, threads)
+
+
+def _leave(code: int, before: set[Any]) -> int:
+    """``code``; but if an op (audited in this process) left a non-daemon thread running,
+    which would keep the interpreter from exiting, flush and exit now."""
+    import threading
+
+    if any(not t.daemon and t.is_alive() for t in set(threading.enumerate()) - before):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _all_exact(patterns: Sequence[str]) -> bool:
@@ -328,8 +344,8 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
         raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
     if lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
-        print(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it are not "
-              f"audited: {shown}", file=sys.stderr)
+        print(visible(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it "
+                      f"are not audited: {shown}"), file=sys.stderr)
     return [n for n in names if variant in plans[n]]
 
 
@@ -356,32 +372,10 @@ def _resume(
     return dict(done), writer
 
 
-@contextmanager
-def _interruptible() -> Iterator[dict[str, int]]:
-    """Ctrl-C and SIGTERM both end the run the same way: keep what finished, say so."""
-    stopped: dict[str, int] = {}
-
-    def terminate(signum: int, frame: Any) -> None:
-        stopped["signal"] = signum
-        raise KeyboardInterrupt
-
-    previous = None
-    if hasattr(signal, "SIGTERM"):
-        try:
-            previous = signal.signal(signal.SIGTERM, terminate)
-        except ValueError:  # not the main thread
-            previous = None
-    try:
-        yield stopped
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
 def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
     if _is_terminal(sys.stderr):
         width = shutil.get_terminal_size().columns
-        print(render_summary_table(reports, width), file=sys.stderr)
+        print(visible(render_summary_table(reports, width)), file=sys.stderr)
     print(summary_line(reports, elapsed), file=sys.stderr)
 
 
