@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 #: How much of an op's output its report keeps (the first characters).
 OUTPUT_LIMIT = 2000
 _capture_file: list[Any] = []  # one file per process, truncated before each op
@@ -67,12 +65,13 @@ class Sandbox:
 
 @contextlib.contextmanager
 def trapped_exit() -> Iterator[None]:
-    """``os._exit`` raises ``ExitCalled`` in this process while the block runs."""
-    real, me = os._exit, os.getpid()
+    """``os._exit`` raises ``ExitCalled`` in this thread of this process while the block
+    runs (elsewhere it exits as ever)."""
+    real, me, thread = os._exit, os.getpid(), threading.get_ident()
 
     def _exit(status: int) -> None:
-        if os.getpid() != me:  # a child the op forked: it really exits
-            real(status)
+        if os.getpid() != me or threading.get_ident() != thread:
+            real(status)  # a child the op forked, or another thread (opcheck's own watcher)
         raise ExitCalled(f"os._exit({status}) was called")
 
     os._exit = _exit  # type: ignore[assignment]
@@ -130,6 +129,8 @@ class _State:
 
 
 def _snapshot() -> _State:
+    import numpy as np  # here, not at import: the CLI starts without numpy
+
     try:
         cwd: str | None = os.getcwd()
     except OSError:
@@ -154,6 +155,8 @@ def _handlers() -> dict[int, Any]:
 
 def _restore(state: _State) -> list[str]:
     """Put ``state`` back; name what had changed."""
+    import numpy as np
+
     changed = []
     if np.geterr() != state.numpy_err:
         np.seterr(**state.numpy_err)

@@ -237,43 +237,70 @@ def _raw_controls(text: str) -> list[str]:
         ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"))]
 
 
-@pytest.mark.parametrize("command", [
-    ("list",), ("show", fault_ops.HOSTILE_NAME),
-    ("audit", fault_ops.HOSTILE_NAME, "fault.control_chars", "fault.surrogate", "--jobs", "1"),
-    ("audit", fault_ops.HOSTILE_NAME, "fault.control_chars", "fault.surrogate", "--jobs", "2"),
-], ids=["list", "show", "audit-jobs1", "audit-jobs2"])
-def test_hostile_text_reaches_the_terminal_escaped(home, command):
-    run = Run(home, *command[:1], "-p", "fault_ops", *command[1:])
-    code, out, err = run.result()
+HOSTILE = {
+    "list": ("list",),
+    "show": ("show", fault_ops.HOSTILE_NAME),
+    "audit-jobs1": ("audit", fault_ops.HOSTILE_NAME, "fault.control_chars", "fault.surrogate",
+                    "--jobs", "1"),
+    "audit-jobs2": ("audit", fault_ops.HOSTILE_NAME, "fault.control_chars", "fault.surrogate",
+                    "--jobs", "2"),
+}
+EXITING = ("exit_at_import_ops", "os_exit_at_import_ops", "exit_in_hook_ops",
+           "os_exit_in_hook_ops")
+COMMANDS = {"list": ("list",), "show": ("show", "ok.00"), "audit-jobs1": ("audit", "--jobs", "1"),
+            "audit-jobs2": ("audit", "--jobs", "2")}
+HANGING = {"list": ("list",), "show": ("show", "x"), "audit": ("audit",)}
+
+
+@pytest.fixture(scope="module")
+def small_runs(home):
+    """The short commands below, run a few at a time: key → (exit status, stdout, stderr)."""
+    specs: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str]]] = {}
+    for key, command in HOSTILE.items():
+        specs["hostile", key] = ((command[0], "-p", "fault_ops", *command[1:]), {})
+    for plugin in EXITING:
+        for key, command in COMMANDS.items():
+            ops = ("ok.00",) if command[0] == "audit" else ()
+            specs["exit", plugin, key] = (
+                (command[0], "-p", "fault_ops", "-p", plugin, *command[1:], *ops), {})
+    for key, command in HANGING.items():
+        specs["hang", key] = ((*command, "-p", "hanging_import_ops"),
+                              {"OPCHECK_PLUGIN_TIMEOUT": "1"})
+    specs["chatty",] = (("audit", "-p", "chatty_ops", "chatty.tanh", "--format", "json",
+                         "--jobs", "2"), {})
+    results: dict[tuple[str, ...], tuple[int, str, str]] = {}
+    keys = list(specs)
+    for at in range(0, len(keys), 6):
+        batch = {k: Run(home, *specs[k][0], extra_env=specs[k][1]) for k in keys[at:at + 6]}
+        results.update((k, run.result(timeout=120)) for k, run in batch.items())
+    return results
+
+
+@pytest.mark.parametrize("key", HOSTILE)
+def test_hostile_text_reaches_the_terminal_escaped(small_runs, key):
+    code, out, err = small_runs["hostile", key]
     assert code in (0, 1), err
     assert "hostile_name" in out
     assert _raw_controls(out) == [] and _raw_controls(err) == [], (out, err)
 
 
-@pytest.mark.parametrize("plugin", ["exit_at_import_ops", "os_exit_at_import_ops",
-                                    "exit_in_hook_ops", "os_exit_in_hook_ops"])
-@pytest.mark.parametrize("command", [("list",), ("show", "ok.00"), ("audit", "--jobs", "1"),
-                                     ("audit", "--jobs", "2")],
-                         ids=["list", "show", "audit-jobs1", "audit-jobs2"])
-def test_a_plugin_that_exits_never_gives_exit_0(home, plugin, command):
-    code, out, err = Run(home, command[0], "-p", "fault_ops", "-p", plugin, *command[1:],
-                         *(("ok.00",) if command[0] == "audit" else ())).result()
-    assert code != 0, (out, err)
-    assert plugin in err or plugin in out, (out, err)
+@pytest.mark.parametrize("plugin", EXITING)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_plugin_that_exits_never_gives_exit_0(small_runs, plugin, command):
+    code, out, err = small_runs["exit", plugin, command]
+    assert code == 2, (out, err)
+    assert f"plugin module {plugin!r}" in err and "while loading" in err, err
 
 
-def test_a_plugin_that_prints_leaves_json_on_stdout_valid(home):
-    code, out, err = Run(home, "audit", "-p", "chatty_ops", "chatty.tanh", "--format", "json",
-                         "--jobs", "2").result()
+def test_a_plugin_that_prints_leaves_json_on_stdout_valid(small_runs):
+    code, out, err = small_runs["chatty",]
     assert code == 0, err
     assert [e["name"] for e in json.loads(out)["ops"]] == ["chatty.tanh"]
     assert "chatty: import" in err  # not lost: on stderr
 
 
-@pytest.mark.parametrize("command", [("list",), ("show", "x"), ("audit",)])
-def test_a_hanging_plugin_import_times_out_naming_the_plugin(home, command):
-    run = Run(home, *command, "-p", "hanging_import_ops",
-              extra_env={"OPCHECK_PLUGIN_TIMEOUT": "1"})
-    code, out, err = run.result(timeout=60)
+@pytest.mark.parametrize("command", HANGING)
+def test_a_hanging_plugin_import_times_out_naming_the_plugin(small_runs, command):
+    code, out, err = small_runs["hang", command]
     assert code == 2, (out, err)
     assert "hanging_import_ops" in err and "did not finish loading within 1 s" in err, err
