@@ -29,7 +29,8 @@ from .loading import guarded_discover
 from .progress import Progress
 from .report import render_summary_table, summary_line
 from .result import OpReport
-from .results_file import ResultsWriter, check_compatible, read_results
+from .fingerprint import computed_from
+from .results_file import ResultsWriter, check_compatible, read_results, stale
 from .runner import (
     DEFAULT_TIMEOUT,
     RunOptions,
@@ -268,7 +269,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
         "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
     }
-    reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)})
+    reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)},
+                              registry=registry)
     for report in broken:
         if report.name not in reports:
             reports[report.name] = report
@@ -350,7 +352,7 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
 
 
 def _resume(
-    args: argparse.Namespace, meta: dict[str, Any], wanted: set[str]
+    args: argparse.Namespace, meta: dict[str, Any], wanted: set[str], registry: Registry
 ) -> tuple[dict[str, OpReport], ResultsWriter | None]:
     """Results already on disk (``--resume``), and the writer for the results stream."""
     if args.resume and args.results and os.path.abspath(args.resume) != os.path.abspath(args.results):
@@ -360,16 +362,39 @@ def _resume(
         path = os.path.join(args.output, RESULTS_NAME)
     if path is not None:
         check_writable(path, "--resume" if args.resume else "--results" if args.results else "-o")
+        _not_a_report(path, args)
     previous = None
     if args.resume and os.path.exists(args.resume):
         previous = read_results(args.resume)
         check_compatible(previous.header, meta, args.resume)
+
+    def now(name: str) -> dict[str, Any]:
+        return computed_from(registry.ops.get(name), __version__, args.seed, args.mode)
+
     done = {n: r for n, r in (previous.reports.items() if previous else ()) if n in wanted}
+    changed = sorted(n for n in done if previous is not None and stale(previous, n, now(n)))
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(visible(f"opcheck: {len(changed)} op(s) changed since {args.resume} was written "
+                      f"(declaration, code, opcheck version, seed or mode), audited again: "
+                      f"{shown}"), file=sys.stderr)
+        for name in changed:
+            del done[name]
     if args.resume:
         print(f"opcheck: resuming from {args.resume}: {len(done)} of {len(wanted)} ops already "
               "audited", file=sys.stderr)
-    writer = ResultsWriter(path, meta, resume=previous) if path else None
+    writer = ResultsWriter(path, meta, resume=previous, computed_from=now) if path else None
     return dict(done), writer
+
+
+def _not_a_report(path: str, args: argparse.Namespace) -> None:
+    """The results stream and a report may not be one file: the report would overwrite the
+    stream at the end of the run (and --resume would find a report)."""
+    reports = [p for _, p in _outputs(args.format, args.output) if p is not None]
+    if any(os.path.realpath(path) == os.path.realpath(p) for p in reports):
+        option = "--resume" if args.resume else "--results"
+        raise UsageError(f"{option} {path} and -o {args.output} name the same file: the report "
+                         "would overwrite the results stream; give them different paths")
 
 
 def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
