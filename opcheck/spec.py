@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from .limits import check_range, check_size
+
 __all__ = ["DEFAULT_DIM", "Op", "Tensor"]
 
 #: The size of a symbolic dimension that ``Op.dims`` does not name.
@@ -107,6 +109,7 @@ class Tensor(BaseModel):
                 raise ValueError(f"low={low!r} must be below high={high_!r}")
         elif kind in "iu" and not low < high:
             raise ValueError(f"low={low!r} must be below high={high!r}")
+        check_range(dtype, low, high)
         return high
 
     @model_validator(mode="after")
@@ -217,6 +220,7 @@ class Op(BaseModel):
                 f"dims names {unknown} but no input shape uses them (shapes use {sorted(used)}); "
                 "check the spelling"
             )
+        check_size(self.name, self.inputs, self.default_dims())
         _check_signature("forward", self.forward, list(self.inputs), optional=())
         _check_signature("backward", self.backward, ["dout", *self.inputs], optional=("out",))
         if self.jvp is not None:
