@@ -216,9 +216,20 @@ class OpItem(pytest.Item):
     def runtest(self) -> None:
         if self.error or self.op is None:
             raise OpFailure(self.error)
-        self.report, failure = run_checks(
-            self, self.op, self.plugin, seed=setting(self, "seed"), mode=setting(self, "mode")
-        )
+        from .hygiene import trapped_exit
+        from .interrupts import interruptible
+
+        # The op's os._exit, SystemExit and KeyboardInterrupt fail this item, not the
+        # session (a segfault still ends it: run under pytest-xdist, `-n 1`, to isolate).
+        with interruptible() as stopped, trapped_exit():
+            try:
+                self.report, failure = run_checks(
+                    self, self.op, self.plugin, seed=setting(self, "seed"), mode=setting(self, "mode")
+                )
+            except KeyboardInterrupt as exc:
+                if "signal" in stopped:  # a real Ctrl-C: the session stops
+                    raise
+                raise OpFailure(f"op {self.name!r} raised KeyboardInterrupt{_args(exc)}") from None
         self.user_properties += [("opcheck_status", self.report.status),
                                  ("max_rel_error", self.report.max_rel_error)]
         if failure:
@@ -232,6 +243,10 @@ class OpItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int, str]:
         path, line = _where(self.op, self.plugin)
         return path or self.path, line - 1, f"opcheck {self.name}"
+
+
+def _args(exc: BaseException) -> str:
+    return f": {exc}" if str(exc) else ""
 
 
 def _where(op: Op | None, plugin: PluginInfo | None) -> tuple[str | None, int]:

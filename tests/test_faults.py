@@ -35,6 +35,7 @@ import fault_ops  # noqa: E402
 sys.path.remove(str(DATA))
 sys.modules.pop("fault_ops", None)
 
+pytest_plugins = ["pytester"]
 TIMEOUT = "3"  # --timeout for the hanging op
 FORMATS = ("text", "json", "junit", "markdown", "html")
 
@@ -304,3 +305,41 @@ def test_a_hanging_plugin_import_times_out_naming_the_plugin(small_runs, command
     code, out, err = small_runs["hang", command]
     assert code == 2, (out, err)
     assert "hanging_import_ops" in err and "did not finish loading within 1 s" in err, err
+
+
+PYTEST_FAULTS = '''
+import os
+import numpy as np
+import opcheck
+
+
+def _exit(x):
+    os._exit(0)
+
+
+def _interrupt(x):
+    raise KeyboardInterrupt
+
+
+@opcheck.hookimpl
+def opcheck_ops():
+    def op(name, forward):
+        return opcheck.Op(name=name, forward=forward, backward=lambda dout, x: {"x": dout},
+                          inputs={"x": opcheck.Tensor(shape=(3,))})
+
+    return [op("pf.os_exit", _exit), op("pf.interrupt", _interrupt),
+            op("pf.fine", lambda x: x * 1.0)]
+'''
+
+
+def test_pytest_opcheck_without_xdist_survives_an_op_that_exits(pytester):
+    """Without xdist every op runs in pytest's own process: os._exit and KeyboardInterrupt
+    from an op fail that op's item; the session goes on and does not exit 0."""
+    pytester.makepyfile(pf_ops=PYTEST_FAULTS)
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("--opcheck-plugin", "pf_ops", "--opcheck-ops", "pf.*",
+                                           "-p", "no:randomly", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, failed=2)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*os._exit(0) was called*", "*raised KeyboardInterrupt*"])
+    assert (pytester.path / "junit.xml").exists()
