@@ -47,6 +47,7 @@ def interruptible() -> Iterator[dict[str, int]]:
     try:
         yield stopped
     finally:
-        _active.remove(stopped)
+        # by identity: an inner and an outer context that saw the same signal are equal
+        del _active[next(k for k, d in enumerate(_active) if d is stopped)]
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -343,3 +343,27 @@ def test_pytest_opcheck_without_xdist_survives_an_op_that_exits(pytester):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*os._exit(0) was called*", "*raised KeyboardInterrupt*"])
     assert (pytester.path / "junit.xml").exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_real_ctrl_c_still_stops_the_run_and_says_how_to_resume(home, jobs):
+    """Beside the op that raises KeyboardInterrupt (its own error), a real SIGINT sent to
+    opcheck ends the run, keeps what finished and prints the resume command."""
+    results = home / f"interrupted-{jobs}.jsonl"
+    run = Run(home, "audit", "-p", "fault_ops", "ok.00", "fault.keyboard_interrupt",
+              "fault.hang", "ok.01", "--jobs", jobs, "--timeout", "60", "--results", results.name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the two ops before the hang are streamed
+        if results.exists() and results.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    run.process.send_signal(signal.SIGINT)
+    code, _, err = run.result(timeout=60)
+    assert code == 130, err
+    assert "interrupted by SIGINT after" in err and "of 4 ops" in err, err
+    assert f"--resume {results.name}" in err
+    entries = {json.loads(line)["name"]: json.loads(line)
+               for line in results.read_text().splitlines()[1:]}
+    assert entries["fault.keyboard_interrupt"]["status"] == "error"
+    assert "fault.hang" not in entries
