@@ -144,6 +144,7 @@ def _survived(clean: dict[str, dict], faulty: dict[str, dict], faults: list[str]
             "lost_ops": lost, "missing": sorted(set(faults) - set(survived))}
 
 
+@pytest.mark.slow
 def test_every_fault_is_survived_at_jobs_2(runs):
     code, out, err = runs["jobs2"].result()
     clean = _ops(runs["clean"].result()[1])
@@ -156,6 +157,7 @@ def test_every_fault_is_survived_at_jobs_2(runs):
     assert "interrupted" not in err
 
 
+@pytest.mark.slow
 def test_every_in_process_fault_is_survived_at_jobs_1(runs):
     code, out, err = runs["jobs1"].result()
     clean = _ops(runs["clean"].result()[1])
@@ -166,6 +168,7 @@ def test_every_in_process_fault_is_survived_at_jobs_1(runs):
     assert code == 1, err[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", ["jobs2", "jobs1"])
 @pytest.mark.parametrize(("fault", "reason"), [
     ("keyboard_interrupt", "KeyboardInterrupt"),
@@ -188,6 +191,7 @@ def test_each_fault_is_its_own_ops_error(runs, run, fault, reason):
     assert reason in text, entry
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "reason"), [
     ("fork_child", "the op left child processes running; its worker process was replaced"),
     ("spawn", "the op left child processes running; its worker process was replaced"),
@@ -203,6 +207,7 @@ def test_each_crash_is_its_own_ops_error_at_jobs_2(runs, fault, reason):
     assert reason in entry["message"] + " ".join(entry["warnings"]), entry
 
 
+@pytest.mark.slow
 def test_what_an_op_prints_is_kept_in_its_entry_not_on_stdout(runs):
     for run in ("jobs2", "jobs1"):
         entry = _ops(runs[run].result()[1])["fault.stdout"]
@@ -210,6 +215,7 @@ def test_what_an_op_prints_is_kept_in_its_entry_not_on_stdout(runs):
                    for w in entry["warnings"]), entry
 
 
+@pytest.mark.slow
 def test_every_report_is_written_despite_hostile_text(runs, home):
     code, _, err = runs["reports"].result()
     assert code == 1, err[-3000:]
@@ -219,12 +225,14 @@ def test_every_report_is_written_despite_hostile_text(runs, home):
         assert not _raw_controls(text), (name, _raw_controls(text)[:5])
 
 
+@pytest.mark.slow
 def test_the_results_stream_holds_every_op(runs, home):
     lines = (home / "jobs2.jsonl").read_text(encoding="utf-8").splitlines()
     names = {json.loads(line)["name"] for line in lines[1:]}
     assert names == set(_ops(runs["jobs2"].result()[1])) >= set(fault_ops.names())
 
 
+@pytest.mark.slow
 def test_no_process_is_left_behind(runs, home):
     time.sleep(0.5)  # a process killed as opcheck exits may take a moment to go
     assert leftover_processes(f"FAULT_HOME={home}") == []
