@@ -375,3 +375,18 @@ def test_a_real_ctrl_c_still_stops_the_run_and_says_how_to_resume(home, jobs):
                for line in results.read_text().splitlines()[1:]}
     assert entries["fault.keyboard_interrupt"]["status"] == "error"
     assert "fault.hang" not in entries
+
+
+def test_pytest_opcheck_under_xdist_survives_an_op_that_crashes(pytester):
+    """The documented way to isolate crashes under pytest: pytest-xdist reports the item
+    whose worker crashed, restarts the worker, and still writes the JUnit file."""
+    pytester.makepyfile(pf_ops=PYTEST_FAULTS.replace(
+        "def _exit(x):\n    os._exit(0)",
+        "def _exit(x):\n    import ctypes\n    ctypes.string_at(0)"))
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("--opcheck-plugin", "pf_ops", "--opcheck-ops", "pf.*",
+                                           "-p", "no:randomly", "-n", "1", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1, failed=2)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*crashed while running*pf.os_exit*"])
+    assert (pytester.path / "junit.xml").exists()
