@@ -32,7 +32,8 @@ from typing import Any
 
 #: How much of an op's output its report keeps (the first characters).
 OUTPUT_LIMIT = 2000
-_capture_file: list[Any] = []  # one file per process, truncated before each op
+#: Per process: the capture file (truncated before each op), then text streams over fds 1, 2.
+_capture_file: list[Any] = []
 
 
 class ExitCalled(SystemExit):
@@ -220,12 +221,28 @@ def _captured_output(box: Sandbox) -> Iterator[None]:
     except OSError:  # opcheck itself runs with stdout or stderr closed: nothing to protect
         yield
         return
+    streams = (sys.stdout, sys.stderr)
+    # Python-level writes go to the same descriptors even where sys.stdout was replaced
+    # (an embedding program, pytest's capture).
+    if len(_capture_file) == 1:  # made once per process: two wrappers cost 0.07 ms
+        _capture_file.extend(open(fd, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
+                                  errors="backslashreplace", closefd=False) for fd in (1, 2))
+    mine = (_capture_file[1], _capture_file[2])
     try:
         os.dup2(capture.fileno(), 1)
         os.dup2(capture.fileno(), 2)
+        sys.stdout, sys.stderr = mine
         yield
     finally:
         _flush()
+        for stream in mine:
+            with contextlib.suppress(Exception):
+                stream.flush()
+        # an op that replaced them itself is seen (and undone) by _restore
+        if sys.stdout is mine[0]:
+            sys.stdout = streams[0]
+        if sys.stderr is mine[1]:
+            sys.stderr = streams[1]
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in saved:

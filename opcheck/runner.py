@@ -81,9 +81,8 @@ def run_ops(names: Sequence[str], options: RunOptions, registry: Registry) -> It
 
 def _in_process(names: Sequence[str], options: RunOptions, registry: Registry) -> Iterator[OpReport]:
     from .interrupts import interruptible
-    from .worker import AuditTimeout, audit_guarded, error_report
-
     from .processes import children, end_children
+    from .worker import AuditTimeout, audit_guarded, error_report
 
     before = children()
     try:
