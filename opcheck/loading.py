@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -49,9 +50,16 @@ def guarded_discover(plugins: Iterable[PluginSpec] = ()) -> Registry:
     """``discover(plugins)`` under the guards above."""
     from .plugin_manager import discover
 
+    with loading_guard():
+        return discover(plugins)
+
+
+@contextlib.contextmanager
+def loading_guard() -> Iterator[None]:
+    """The guards above around code that imports plugins and calls their hooks."""
     try:
         with _stdout_to_stderr(), trapped_exit(), _time_limit(load_timeout()):
-            return discover(plugins)
+            yield
     except SystemExit as exc:  # ExitCalled included
         call = str(exc) if isinstance(exc, ExitCalled) else f"sys.exit({exc.code!r}) was called"
         raise UsageError(f"{_culprit(exc)} {call} while loading; a plugin must not end the "
@@ -108,12 +116,16 @@ def _time_limit(seconds: float) -> Iterator[None]:
                             f"(set {TIMEOUT_ENV} to allow longer)")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    pending, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if pending:  # someone else's timer (pytest-timeout...) was running: re-arm it
+            left = pending - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
 
 
 def _where(frame: Any) -> str:

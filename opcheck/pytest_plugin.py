@@ -123,13 +123,16 @@ class _Plugins:
 
     def registry(self) -> Registry:
         if self._registry is None:
+            from .loading import loading_guard
             from .plugin_manager import discover
 
             ini_where = f"opcheck_plugins (in {self.config.inipath or 'the ini file'})"
-            specs = [*self._import(self.config.getini("opcheck_plugins"), ini_where),
-                     *self._loaded_by_pytest(),
-                     *self._import(self.config.getoption("opcheck_plugin"), "--opcheck-plugin")]
-            self._registry = discover(specs)
+            with loading_guard():  # a plugin's sys.exit/os._exit: an error, not exit 0
+                specs = [*self._import(self.config.getini("opcheck_plugins"), ini_where),
+                         *self._loaded_by_pytest(),
+                         *self._import(self.config.getoption("opcheck_plugin"),
+                                       "--opcheck-plugin")]
+                self._registry = discover(specs)
         return self._registry
 
     def _loaded_by_pytest(self) -> list[ModuleType]:
@@ -171,9 +174,11 @@ class OpCollector(pytest.Collector):
     every pytest-xdist worker collects the same items in the same order."""
 
     def collect(self) -> list[pytest.Item]:
+        from .errors import UsageError
+
         try:
             registry = self.config.stash[_REGISTRY].registry()
-        except PluginImportError as exc:
+        except (PluginImportError, UsageError) as exc:
             raise self.CollectError(str(exc)) from None
         patterns = self.config.getoption("opcheck_ops")
         broken: dict[str, list[str]] = {}

@@ -390,3 +390,13 @@ def test_pytest_opcheck_under_xdist_survives_an_op_that_crashes(pytester):
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*crashed while running*pf.os_exit*"])
     assert (pytester.path / "junit.xml").exists()
+
+
+@pytest.mark.parametrize("plugin", ["exit_at_import_ops", "os_exit_in_hook_ops"])
+def test_pytest_opcheck_with_a_plugin_that_exits_never_passes(pytester, plugin):
+    pytester.makepyfile(**{plugin: (DATA / f"{plugin}.py").read_text()})
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("--opcheck-plugin", plugin, "--opcheck-ops", "x*",
+                                           "-p", "no:randomly")
+    assert result.ret not in (0, 5), result.stdout.str()  # 5: nothing collected
+    result.stdout.fnmatch_lines([f"*plugin module '{plugin}'*while loading*"])
