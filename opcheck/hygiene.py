@@ -13,8 +13,8 @@ back cheaply; after it, it restores that state and reports what was changed:
 
 What cannot be put back — a thread or a child process the op left running — is listed in
 ``Sandbox.leftovers``: the runner recycles the worker, which ends them with its process
-group. Restoring costs about 0.05 ms per op; recycling a worker costs a process start and
-a plugin discovery, tens of milliseconds (docs/reliability.md has the figures).
+group. Restoring costs 0.04-0.12 ms per op; recycling a worker costs a process start and
+a plugin discovery, 70-90 ms (docs/reliability.md has the figures).
 """
 
 from __future__ import annotations
