@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .errors import InputError, UsageError
 from .escape import visible
+from .fingerprint import computed_from
 from .formats import FORMATS, parse_formats, render
 from .interrupts import interruptible
 from .loading import guarded_discover
 from .progress import Progress
 from .report import render_summary_table, summary_line
 from .result import OpReport
-from .fingerprint import computed_from
 from .results_file import ResultsWriter, check_compatible, read_results, stale
 from .runner import (
     DEFAULT_TIMEOUT,

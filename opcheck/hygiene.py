@@ -211,7 +211,7 @@ def _restore(state: _State) -> list[str]:
 def _captured_output(box: Sandbox) -> Iterator[None]:
     """Point file descriptors 1 and 2 at a capture file for the block; keep what came."""
     if not _capture_file:
-        _capture_file.append(tempfile.TemporaryFile(prefix="opcheck-output-"))
+        _capture_file.append(tempfile.TemporaryFile(prefix="opcheck-output-"))  # noqa: SIM115
     capture = _capture_file[0]
     capture.seek(0)
     capture.truncate()

@@ -61,7 +61,7 @@ def check_size(name: str, inputs: Mapping[str, Any], dims: Mapping[str, int]) ->
     for key, tensor in inputs.items():
         try:
             shape = tensor.concrete_shape(dims)
-        except Exception:  # noqa: BLE001 (a shape form this check does not know: skip it)
+        except Exception:  # noqa: BLE001, S112 (a shape form this check does not know: skip it)
             continue
         sizes[key] = math.prod(int(n) for n in shape) * np.dtype(tensor.dtype).itemsize
     total, limit = sum(sizes.values()), max_input_bytes()

@@ -30,7 +30,7 @@ from cli_command import OPCHECK
 
 DATA = Path(__file__).parent / "data" / "faults"
 sys.path.insert(0, str(DATA))
-import fault_ops  # noqa: E402
+import fault_ops
 
 sys.path.remove(str(DATA))
 sys.modules.pop("fault_ops", None)

@@ -125,10 +125,9 @@ def _fault(kind):
             signal.signal(signal.SIGUSR1, lambda *_: None)
         if kind == "sys_stdout":
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        if kind == "fork_child":
-            if os.fork() == 0:
-                time.sleep(3600)
-                os._exit(0)
+        if kind == "fork_child" and os.fork() == 0:
+            time.sleep(3600)
+            os._exit(0)
         if kind == "spawn":
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
         if kind in ("kill_forkserver", "term_forkserver"):
