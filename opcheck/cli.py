@@ -17,18 +17,21 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, UsageError
+from .escape import visible
 from .expectations import Expectations, is_ok
+from .fingerprint import computed_from
 from .formats import FORMATS, parse_formats, render
+from .interrupts import interruptible
+from .loading import guarded_discover
 from .progress import Progress
 from .report import render_summary_table, summary_line
 from .result import OpReport
-from .results_file import ResultsWriter, check_compatible, read_results
+from .results_file import ResultsWriter, check_compatible, read_results, stale
 from .runner import (
     DEFAULT_TIMEOUT,
     RunOptions,
@@ -216,16 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_dask(args)
         elif args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
-        from .plugin_manager import discover
-
-        registry = discover(args.plugins)
+        registry = guarded_discover(args.plugins)
         if args.command == "list":
             return _flushed(_list(registry))
         if args.command == "show":
             return _flushed(_show(registry, args.name, args.json))
         return _audit(registry, args)
     except (UsageError, InputError, WorkerError) as exc:
-        print(f"opcheck: error: {exc}", file=sys.stderr)
+        print(visible(f"opcheck: error: {exc}"), file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`opcheck list | head`): stop quietly, as a killed-by-SIGPIPE
@@ -249,7 +250,7 @@ def _flushed(code: int) -> int:
 
 def _warn_plugin_errors(registry: Registry) -> None:
     for err in registry.errors:
-        print(f"opcheck: warning: {err}", file=sys.stderr)
+        print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
 
 
 def _list(registry: Registry) -> int:
@@ -257,7 +258,7 @@ def _list(registry: Registry) -> int:
     width = max((len(n) for n in registry), default=0)
     for name in sorted(registry):
         info = registry.plugin_of[name]
-        print(f"{name.ljust(width)}  {info.name} ({info.source})")
+        print(visible(f"{name.ljust(width)}  {info.name} ({info.source})"))
     return 1 if registry.errors else 0
 
 
@@ -271,7 +272,7 @@ def _show(registry: Registry, name: str, as_json: bool) -> int:
         return 0
     from .describe import describe_op
 
-    print(describe_op(op, registry.plugin_of[name]))
+    print(visible(describe_op(op, registry.plugin_of[name])))
     return 0
 
 
@@ -291,12 +292,15 @@ def _lookup(registry: Registry, name: str):
 
 
 def _audit(registry: Registry, args: argparse.Namespace) -> int:
+    import threading
+
     started = time.perf_counter()
+    threads = set(threading.enumerate())
     outputs = _outputs(args.format, args.output)
     broken = plugin_error_reports(registry, args.names)
     for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
         if not any(str(err) in r.message for r in broken):
-            print(f"opcheck: warning: {err}", file=sys.stderr)
+            print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
     names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
     if not names and not broken:
         raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
@@ -304,7 +308,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     if args.jobs == 1 and not faulthandler.is_enabled():
         # In-process, an op that crashes the interpreter (a segfault in C code, os.abort)
         # takes opcheck with it: leave the Python stack of the crash on stderr.
-        faulthandler.enable(all_threads=False)
+        # On a copy of stderr: while an op runs, fd 2 goes to its output capture.
+        faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)
     if args.max_memory and sys.platform == "win32":
         raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
     shard: Shard | None = args.shard
@@ -328,7 +333,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     baseline = _baseline(args, registry, [r.name for r in broken])
     if baseline is not None:
         meta["baseline"] = baseline.path
-    reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)})
+    reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)},
+                              registry=registry)
     for report in broken:
         if report.name not in reports:
             reports[report.name] = report
@@ -355,7 +361,7 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     else:
         running = run_ops(todo, options, registry)
     try:
-        with _interruptible() as stopped:
+        with interruptible() as stopped:
             try:
                 for report in running:
                     report = expect(report)
@@ -385,8 +391,20 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
             "; pass --results FILE to keep finished ops across an interruption"
         print(f"opcheck: interrupted by {signal.Signals(interrupted).name} after "
               f"{total - len(meta['not_run'])} of {total} ops{where}", file=sys.stderr)
-        return 128 + int(interrupted)
-    return 0 if all(is_ok(r.status) for r in ordered) else 1
+        return _leave(128 + int(interrupted), threads)
+    return _leave(0 if all(is_ok(r.status) for r in ordered) else 1, threads)
+
+
+def _leave(code: int, before: set[Any]) -> int:
+    """``code``; but if an op (audited in this process) left a non-daemon thread running,
+    which would keep the interpreter from exiting, flush and exit now."""
+    import threading
+
+    if any(not t.daemon and t.is_alive() for t in set(threading.enumerate()) - before):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _baseline(args: argparse.Namespace, registry: Registry, broken: list[str]) -> Any:
@@ -455,13 +473,13 @@ def _with_variant(registry: Registry, names: list[str], variant: str | None, exa
         raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
     if lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
-        print(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it are not "
-              f"audited: {shown}", file=sys.stderr)
+        print(visible(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it "
+                      f"are not audited: {shown}"), file=sys.stderr)
     return [n for n in names if n not in lacking]
 
 
 def _resume(
-    args: argparse.Namespace, meta: dict[str, Any], wanted: set[str]
+    args: argparse.Namespace, meta: dict[str, Any], wanted: set[str], registry: Registry
 ) -> tuple[dict[str, OpReport], ResultsWriter | None]:
     """Results already on disk (``--resume``), and the writer for the results stream."""
     if args.resume and args.results and os.path.abspath(args.resume) != os.path.abspath(args.results):
@@ -471,44 +489,45 @@ def _resume(
         path = os.path.join(args.output, RESULTS_NAME)
     if path is not None:
         check_writable(path, "--resume" if args.resume else "--results" if args.results else "-o")
+        _not_a_report(path, args)
     previous = None
     if args.resume and os.path.exists(args.resume):
         previous = read_results(args.resume)
         check_compatible(previous.header, meta, args.resume)
+
+    def now(name: str) -> dict[str, Any]:
+        return computed_from(registry.ops.get(name), __version__, args.seed, args.mode)
+
     done = {n: r for n, r in (previous.reports.items() if previous else ()) if n in wanted}
+    changed = sorted(n for n in done if previous is not None and stale(previous, n, now(n)))
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(visible(f"opcheck: {len(changed)} op(s) changed since {args.resume} was written "
+                      f"(declaration, code, opcheck version, seed or mode), audited again: "
+                      f"{shown}"), file=sys.stderr)
+        for name in changed:
+            del done[name]
     if args.resume:
         print(f"opcheck: resuming from {args.resume}: {len(done)} of {len(wanted)} ops already "
               "audited", file=sys.stderr)
-    writer = ResultsWriter(path, meta, resume=previous) if path else None
+    writer = ResultsWriter(path, meta, resume=previous, computed_from=now) if path else None
     return dict(done), writer
 
 
-@contextmanager
-def _interruptible() -> Iterator[dict[str, int]]:
-    """Ctrl-C and SIGTERM both end the run the same way: keep what finished, say so."""
-    stopped: dict[str, int] = {}
-
-    def terminate(signum: int, frame: Any) -> None:
-        stopped["signal"] = signum
-        raise KeyboardInterrupt
-
-    previous = None
-    if hasattr(signal, "SIGTERM"):
-        try:
-            previous = signal.signal(signal.SIGTERM, terminate)
-        except ValueError:  # not the main thread
-            previous = None
-    try:
-        yield stopped
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+def _not_a_report(path: str, args: argparse.Namespace) -> None:
+    """The results stream and a report may not be one file: the report would overwrite the
+    stream at the end of the run (and --resume would find a report)."""
+    reports = [p for _, p in _outputs(args.format, args.output) if p is not None]
+    if any(os.path.realpath(path) == os.path.realpath(p) for p in reports):
+        option = "--resume" if args.resume else "--results"
+        raise UsageError(f"{option} {path} and -o {args.output} name the same file: the report "
+                         "would overwrite the results stream; give them different paths")
 
 
 def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
     if _is_terminal(sys.stderr):
         width = shutil.get_terminal_size().columns
-        print(render_summary_table(reports, width), file=sys.stderr)
+        print(visible(render_summary_table(reports, width)), file=sys.stderr)
     print(summary_line(reports, elapsed), file=sys.stderr)
 
 

@@ -147,13 +147,16 @@ class _Plugins:
 
     def registry(self) -> Registry:
         if self._registry is None:
+            from .loading import loading_guard
             from .plugin_manager import discover
 
             ini_where = f"opcheck_plugins (in {self.config.inipath or 'the ini file'})"
-            specs = [*self._import(self.config.getini("opcheck_plugins"), ini_where),
-                     *self._loaded_by_pytest(),
-                     *self._import(self.config.getoption("opcheck_plugin"), "--opcheck-plugin")]
-            self._registry = discover(specs)
+            with loading_guard():  # a plugin's sys.exit/os._exit: an error, not exit 0
+                specs = [*self._import(self.config.getini("opcheck_plugins"), ini_where),
+                         *self._loaded_by_pytest(),
+                         *self._import(self.config.getoption("opcheck_plugin"),
+                                       "--opcheck-plugin")]
+                self._registry = discover(specs)
         return self._registry
 
     def _loaded_by_pytest(self) -> list[ModuleType]:
@@ -195,9 +198,11 @@ class OpCollector(pytest.Collector):
     every pytest-xdist worker collects the same items in the same order."""
 
     def collect(self) -> list[pytest.Item]:
+        from .errors import UsageError
+
         try:
             registry = self.config.stash[_REGISTRY].registry()
-        except PluginImportError as exc:
+        except (PluginImportError, UsageError) as exc:
             raise self.CollectError(str(exc)) from None
         patterns = self.config.getoption("opcheck_ops")
         broken: dict[str, list[str]] = {}
@@ -244,9 +249,20 @@ class OpItem(pytest.Item):
     def runtest(self) -> None:
         if self.error or self.op is None:
             raise OpFailure(self.error)
-        self.report, failure = run_checks(
-            self, self.op, self.plugin, seed=setting(self, "seed"), mode=setting(self, "mode")
-        )
+        from .hygiene import trapped_exit
+        from .interrupts import interruptible
+
+        # The op's os._exit, SystemExit and KeyboardInterrupt fail this item, not the
+        # session (a segfault still ends it: run under pytest-xdist, `-n 1`, to isolate).
+        with interruptible() as stopped, trapped_exit():
+            try:
+                self.report, failure = run_checks(
+                    self, self.op, self.plugin, seed=setting(self, "seed"), mode=setting(self, "mode")
+                )
+            except KeyboardInterrupt as exc:
+                if "signal" in stopped:  # a real Ctrl-C: the session stops
+                    raise
+                raise OpFailure(f"op {self.name!r} raised KeyboardInterrupt{_args(exc)}") from None
         self.user_properties += [("opcheck_status", self.report.status),
                                  ("max_rel_error", self.report.max_rel_error)]
         if failure:
@@ -260,6 +276,10 @@ class OpItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int, str]:
         path, line = _where(self.op, self.plugin)
         return path or self.path, line - 1, f"opcheck {self.name}"
+
+
+def _args(exc: BaseException) -> str:
+    return f": {exc}" if str(exc) else ""
 
 
 def _where(op: Op | None, plugin: PluginInfo | None) -> tuple[str | None, int]:

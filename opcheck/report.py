@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from .escape import visible
 from .result import InputResult, OpReport, VariantResult
 from .serialize import jsonable, report_to_dict
 
@@ -141,7 +142,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
         lines += ["", *("\n" + d for d in details)]
     if not_run:
         lines += ["", f"Interrupted: {len(not_run)} ops not run: {', '.join(not_run)}"]
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines) + "\n")
 
 
 def _outcome_summary(report: OpReport) -> str:

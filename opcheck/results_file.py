@@ -1,7 +1,8 @@
 """The results stream (``--results FILE``): JSON Lines, one line per finished op.
 
 The first line is a header describing the run (seed, mode, variant, selection); every
-other line is one op's entry, exactly as in the JSON report's ``"ops"`` list. Each line
+other line is one op's entry, as in the JSON report's ``"ops"`` list plus ``computed_from``
+(the op's fingerprint, opcheck version, seed and mode: ``opcheck.fingerprint``). Each line
 goes to the file with a single ``write`` on an append-only descriptor as soon as its op
 finishes, so a run that is interrupted or killed keeps every op that finished; at worst
 the last line is cut short, and the reader drops it. ``--resume`` and ``opcheck merge``
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
+from .fingerprint import KEY
 from .result import OpReport
 from .serialize import report_from_dict, report_to_dict
 
@@ -33,6 +36,8 @@ class Results:
     header: dict[str, Any] | None = None
     reports: dict[str, OpReport] = field(default_factory=dict)
     good_size: int = 0
+    #: op name → what its entry was computed from (``fingerprint.KEY``), where recorded
+    computed_from: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def read_results(path: str) -> Results:
@@ -65,12 +70,34 @@ def read_results(path: str) -> Results:
                 )
             results.header = entry
         elif isinstance(entry, dict) and "name" in entry and "status" in entry:
+            _check_entry(results.header, entry, path, number)
             results.reports[entry["name"]] = report_from_dict(entry)
+            if isinstance(entry.get(KEY), dict):
+                results.computed_from[entry["name"]] = entry[KEY]
         else:
             raise UsageError(f"{path}:{number} is not an op entry (it needs 'name' and 'status')")
         offset += len(raw)
     results.good_size = offset
     return results
+
+
+def _check_entry(header: dict[str, Any] | None, entry: dict[str, Any], path: str,
+                 number: int) -> None:
+    """An entry whose seed or mode contradicts the header: the file was edited or pieced
+    together from several runs, and its results cannot all be what the header says."""
+    for key in ("seed", "mode"):
+        if header is not None and key in entry and entry[key] != header.get(key):
+            raise UsageError(
+                f"{path}:{number}: op {entry['name']!r} was audited with {key}="
+                f"{entry[key]!r}, but the header says {key}={header.get(key)!r}; the file "
+                "mixes runs: start afresh with --results"
+            )
+
+
+def stale(results: Results, name: str, now: dict[str, Any]) -> bool:
+    """Whether ``name``'s stored entry was computed from something other than ``now``
+    (another declaration or code, opcheck version, seed or mode), or does not say."""
+    return results.computed_from.get(name) != now
 
 
 def check_compatible(header: dict[str, Any] | None, run: dict[str, Any], path: str) -> None:
@@ -89,8 +116,10 @@ def check_compatible(header: dict[str, Any] | None, run: dict[str, Any], path: s
 class ResultsWriter:
     """Appends one line per op to a results file; ``resume`` continues an existing one."""
 
-    def __init__(self, path: str, header: dict[str, Any], resume: Results | None = None) -> None:
+    def __init__(self, path: str, header: dict[str, Any], resume: Results | None = None,
+                 computed_from: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.path = path
+        self._computed_from = computed_from
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         if resume is not None and resume.header is not None:
@@ -101,7 +130,10 @@ class ResultsWriter:
             self._write({HEADER_KEY: RESULTS_VERSION, **header})
 
     def write(self, report: OpReport) -> None:
-        self._write(report_to_dict(report))
+        entry = report_to_dict(report)
+        if self._computed_from is not None:
+            entry[KEY] = self._computed_from(report.name)
+        self._write(entry)
 
     def _write(self, entry: dict[str, Any]) -> None:
         line = (json.dumps(entry, allow_nan=False, separators=(",", ":")) + "\n").encode()

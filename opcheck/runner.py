@@ -81,19 +81,25 @@ def run_ops(names: Sequence[str], options: RunOptions, registry: Registry) -> It
 
 
 def _in_process(names: Sequence[str], options: RunOptions, registry: Registry) -> Iterator[OpReport]:
+    from .interrupts import interruptible
+    from .processes import children, end_children
     from .worker import AuditTimeout, audit_guarded, error_report
 
-    for name in names:
-        try:
-            with _memory_limit(options.max_memory), _alarm(options.timeout):
-                report = audit_guarded(registry, name, options.seed, options.mode, options.variant,
-                                       options.order)
-        except AuditTimeout as exc:
-            report = error_report(name, f"timed out after {options.timeout:g} s{_stuck_at(exc)}",
-                                  options.seed, options.mode, registry.plugin_of.get(name),
-                                  options.variant)
-            report.reproduce += f" --timeout {options.timeout:g}"
-        yield report
+    before = children()
+    try:
+        for name in names:
+            try:
+                with interruptible(), _memory_limit(options.max_memory), _alarm(options.timeout):
+                    report = audit_guarded(registry, name, options.seed, options.mode,
+                                           options.variant, options.order)
+            except AuditTimeout as exc:
+                report = error_report(name, f"timed out after {options.timeout:g} s"
+                                      f"{_stuck_at(exc)}", options.seed, options.mode,
+                                      registry.plugin_of.get(name), options.variant)
+                report.reproduce += f" --timeout {options.timeout:g}"
+            yield report
+    finally:
+        end_children(before)  # what the ops forked or spawned, and left running
 
 
 def _stuck_at(exc: BaseException) -> str:
@@ -182,6 +188,7 @@ class _Worker:
             initargs=(alive, dict(os.environ), os.getcwd(), list(sys.path), options.plugins,
                       options.max_memory, self.crash_log, options.timeout),
         )
+        self.server = _fork_server_pid()  # to tell when an op has killed it
         start = _Task(None, self.executor.submit(worker_pid), time.monotonic())
         self.tasks: deque[_Task] = deque([start])
         self.pid: int | None = None
@@ -193,10 +200,10 @@ class _Worker:
         return len(self.tasks) < self.DEPTH
 
     def submit(self, name: str) -> None:
-        from .worker import audit_in_worker
+        from .worker import audit_task
 
         o = self.options
-        future = self.executor.submit(audit_in_worker, name, o.seed, o.mode, o.variant, o.order)
+        future = self.executor.submit(audit_task, name, o.seed, o.mode, o.variant, o.order)
         self.tasks.append(_Task(name, future, None if self.tasks else time.monotonic()))
 
     def finished(self) -> _Task | None:
@@ -232,8 +239,9 @@ class _Worker:
         if pid is None:
             pid = next(iter(getattr(self.executor, "_processes", None) or {}), None)
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+            from .processes import kill_group
+
+            kill_group(pid)  # the worker, and the processes its ops started
 
     def why_it_died(self) -> str:
         """Why the worker is gone: the timeout, or its exit signal or status, and where."""
@@ -264,65 +272,140 @@ class _Worker:
         return f"worker process exited with status {code} while auditing the op{where}"
 
     def close(self) -> None:
-        if not self.dead and (self.tasks or self.pid is None):
-            self.kill()  # busy or still starting: stop it now
+        # Busy, idle or dead alike: its process group goes. A clean shutdown would wait
+        # for a thread an op left running, and leave the op's child processes behind.
+        self.kill()
         self.executor.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(OSError):
             os.unlink(self.crash_log)
 
 
 def _isolated(names: list[str], options: RunOptions, registry: Registry) -> Iterator[OpReport]:
+    """Audit in worker processes. Ops that were running when the fork server died (an op
+    killed it: every worker forked from it then looks dead) are not blamed: they are
+    audited again afterwards, one at a time, and the one that kills it again is named."""
     queue = deque(names)
+    suspects: list[str] = []
     workers: list[_Worker] = []
     with _blas_threads(max(1, available_cores() // options.jobs)):
         context = _context()
         # Workers watch this pipe's read end; only this process holds the write end.
         alive, keep_alive = context.Pipe(duplex=False)
         try:
-            workers = [_Worker(context, options, alive)
+            workers = [_new_worker(context, options, alive)
                        for _ in range(min(options.jobs, len(names)))]
-            while queue or any(w.tasks for w in workers):
-                for k, w in enumerate(workers):
-                    while queue and w.has_room():
-                        try:
-                            w.submit(queue[0])
-                        except BrokenProcessPool:  # it died; if it was idle, replace it
-                            if not w.tasks:
-                                w.close()
-                                workers[k] = _Worker(context, options, alive)
-                            break
-                        queue.popleft()
-                pending = [t.future for w in workers for t in w.tasks]
-                wait(pending, timeout=_time_left(workers), return_when=FIRST_COMPLETED)
-                for k, w in enumerate(workers):
-                    while (task := w.finished()) is not None:
-                        if task.name is None:
-                            _started(w, task)
-                            continue
-                        report, healthy = _outcome(w, task, registry)
-                        if not healthy:  # its process is gone: replace it, re-queue the rest
-                            queue.extendleft(reversed(w.queued()))
-                            w.close()
-                            workers[k] = _Worker(context, options, alive)
-                        yield report
-                        if not healthy:
-                            break
-                now = time.monotonic()
-                for w in workers:
-                    deadline = w.deadline()
-                    if deadline is not None and now >= deadline and not w.tasks[0].future.done():
-                        if w.tasks[0].name is None:
-                            raise WorkerError(
-                                f"an audit worker did not start within {START_TIMEOUT:g} s "
-                                "(importing the plugins hangs?)"
-                            )
-                        w.timed_out = True
-                        w.kill()
+            for alone in (False, True):
+                if alone:
+                    queue.extend(suspects)
+                    suspects.clear()
+                yield from _drain(queue, workers, context, options, alive, registry,
+                                  suspects, alone)
         finally:
             for w in workers:
                 w.close()
             alive.close()
             keep_alive.close()
+
+
+def _drain(queue: deque[str], workers: list[_Worker], context: Any, options: RunOptions,
+           alive: Any, registry: Registry, suspects: list[str], alone: bool) -> Iterator[OpReport]:
+    """Audit the queue on ``workers`` (on the first alone: the fork-server suspects)."""
+    while queue or any(w.tasks for w in workers):
+        for k, w in enumerate(workers[:1] if alone else workers):
+            while queue and w.has_room():
+                try:
+                    w.submit(queue[0])
+                except BrokenProcessPool:  # it died; if it was idle, replace it
+                    if not w.tasks:
+                        w.close()
+                        workers[k] = _new_worker(context, options, alive)
+                    break
+                queue.popleft()
+        pending = [t.future for w in workers for t in w.tasks]
+        wait(pending, timeout=_time_left(workers), return_when=FIRST_COMPLETED)
+        for k, w in enumerate(workers):
+            while (task := w.finished()) is not None:
+                if task.name is None:
+                    try:
+                        _started(w, task)
+                    except WorkerError:
+                        if not _server_died(w):
+                            raise
+                        workers[k] = _replace(w, queue, context, options, alive)
+                        break
+                    continue
+                report, healthy = _outcome(w, task, registry)
+                if not healthy:  # its process is gone: replace it, re-queue the rest
+                    if w.dead and _server_died(w):
+                        if alone:
+                            report = _server_killer(task.name, options, registry)
+                        else:
+                            suspects.append(task.name)
+                            report = None
+                    workers[k] = _replace(w, queue, context, options, alive)
+                if report is not None:
+                    yield report
+                if not healthy:
+                    break
+        now = time.monotonic()
+        for w in workers:
+            deadline = w.deadline()
+            if deadline is not None and now >= deadline and not w.tasks[0].future.done():
+                if w.tasks[0].name is None:
+                    raise WorkerError(
+                        f"an audit worker did not start within {START_TIMEOUT:g} s "
+                        "(importing the plugins hangs?)"
+                    )
+                w.timed_out = True
+                w.kill()
+
+
+def _new_worker(context: Any, options: RunOptions, alive: Any) -> _Worker:
+    _fork_server_pid()  # restarts the fork server if an op killed it
+    return _Worker(context, options, alive)
+
+
+def _replace(w: _Worker, queue: deque[str], context: Any, options: RunOptions,
+             alive: Any) -> _Worker:
+    """Close ``w`` and start a fresh worker; the ops queued on ``w`` go back to the queue."""
+    queue.extendleft(reversed(w.queued()))
+    w.close()
+    return _new_worker(context, options, alive)
+
+
+def _fork_server_pid() -> int | None:
+    """The running fork server's pid, restarting it first if it died (None: no server)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", None) is None:
+        return None
+    _start_forkserver()
+    return server._forkserver_pid
+
+
+def _server_died(w: _Worker) -> bool:
+    """Whether the fork server ``w`` was forked from has died since (and was restarted).
+    Its death shows first as each worker's exit status 255: look again briefly."""
+    if w.server is None:
+        return False
+    for _ in range(10):
+        if _fork_server_pid() != w.server:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _server_killer(name: str, options: RunOptions, registry: Registry) -> OpReport:
+    from .worker import error_report
+
+    return error_report(
+        name, "the op killed the fork server, the process opcheck's workers start from (it "
+        "was running when the server died, and audited alone, killed it again); opcheck "
+        "restarted the server and audited the other ops", options.seed, options.mode,
+        registry.plugin_of.get(name), options.variant)
 
 
 def _started(w: _Worker, task: _Task) -> None:
@@ -340,7 +423,8 @@ def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, boo
     name, o = task.name, w.options
     assert name is not None
     try:
-        return task.future.result(), True
+        report, dirty = task.future.result()
+        return report, not dirty
     except BrokenProcessPool:
         message = w.why_it_died()
         report = error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name), o.variant)

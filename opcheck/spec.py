@@ -27,6 +27,7 @@ from pydantic import (
 
 from . import expressions, relations
 from .declaration_errors import Invalid, caller_location, deferring
+from .limits import check_range, check_size
 
 __all__ = ["DEFAULT_DIM", "Op", "Tensor"]
 
@@ -154,6 +155,7 @@ class Tensor(BaseModel):
                 raise ValueError(f"low={low!r} must be below high={high_!r}")
         elif kind in "iu" and not low < high:
             raise ValueError(f"low={low!r} must be below high={high!r}")
+        check_range(dtype, low, high)
         return high
 
     @model_validator(mode="after")
@@ -359,6 +361,7 @@ class Op(BaseModel):
                 f"dims names {unknown} but no input shape uses them (shapes use {sorted(used)}); "
                 "check the spelling"
             )
+        check_size(self.name, self.inputs, self.default_dims())
         relations.check_declared(self)
         clash = sorted(set(self.attrs) & set(self.inputs))
         if clash:

@@ -2,8 +2,9 @@
 
 A worker discovers the ops itself (an ``Op`` holds functions, which do not travel between
 processes): the parent sends op names and the ``-p`` plugin list, the worker returns
-``OpReport`` objects. ``audit_guarded`` turns anything an op can throw, ``SystemExit``
-included, into an ``error`` report; only a usage error and an interrupt get through.
+``OpReport`` objects. ``audit_guarded`` turns anything an op can throw, ``SystemExit``,
+``KeyboardInterrupt`` and ``os._exit`` included, into an ``error`` report, and runs the op
+in a ``hygiene.op_sandbox``; only a usage error and a real interrupt get through.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
+from . import interrupts
 from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import UsageError
 from .expectations import audit_expected
+from .hygiene import op_sandbox
 from .plugin_manager import PluginInfo, Registry, discover
 from .result import OpReport
 
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
+_real_exit = os._exit  # never the op sandbox's trap: a worker must be able to end itself
 _state: dict[str, Any] = {}
 
 
@@ -38,17 +42,34 @@ def audit_guarded(
     registry: Registry, name: str, seed: int, mode: str, variant: str | None, order: int = 2,
 ) -> OpReport:
     """``audit`` one discovered op; whatever it raises becomes an ``error`` report."""
+    return audit_sandboxed(registry, name, seed, mode, variant, in_worker=False, order=order)[0]
+
+
+def audit_sandboxed(
+    registry: Registry, name: str, seed: int, mode: str, variant: str | None, in_worker: bool,
+    order: int = 2,
+) -> tuple[OpReport, bool]:
+    """``audit_guarded``, and whether the op left threads or processes running (its
+    worker should be replaced). The op's output and any state it changed and opcheck
+    restored are the report's warnings."""
     info = registry.plugin_of.get(name)
     if name not in registry:
         return error_report(name, "the op was not found when the worker discovered the plugins "
-                            "(is its plugin deterministic?)", seed, mode, None)
-    try:
-        return audit_expected(registry[name], seed=seed, mode=mode, variant=variant, plugin=info,
-                              order=order)
-    except (UsageError, KeyboardInterrupt, AuditTimeout):
-        raise
-    except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
-        return error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+                            "(is its plugin deterministic?)", seed, mode, None), False
+    with op_sandbox(in_worker) as box:
+        try:
+            report = audit_expected(registry[name], seed=seed, mode=mode, variant=variant,
+                                    plugin=info, order=order)
+        except (UsageError, AuditTimeout):
+            raise
+        except KeyboardInterrupt as exc:
+            if interrupts.received():  # a real Ctrl-C or SIGTERM: the run stops
+                raise
+            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+        except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
+            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+    report.warnings += box.notes()
+    return report, bool(box.leftovers)
 
 
 def error_report(
@@ -100,6 +121,10 @@ def initialize(
     takes the parent's environment, working directory and sys.path as they are now, not as
     they were when the fork server started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Its own process group: ending the worker ends whatever its ops started with it.
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    os.dup2(2, 1)  # nothing a worker or its plugins print can reach opcheck's stdout
     os.environ.clear()
     os.environ.update(environ)
     with contextlib.suppress(OSError):  # a directory removed since is not the op's concern
@@ -123,11 +148,19 @@ def worker_pid() -> int:
 
 
 def audit_in_worker(name: str, seed: int, mode: str, variant: str | None, order: int = 2) -> OpReport:
+    return audit_task(name, seed, mode, variant, order)[0]
+
+
+def audit_task(name: str, seed: int, mode: str, variant: str | None,
+               order: int = 2) -> tuple[OpReport, bool]:
+    """One op in this worker: its report, and whether the worker must be replaced (the op
+    left threads or child processes running)."""
     timeout = _state["timeout"]
     if timeout:  # leave a stack dump just before the parent's deadline: where it hung
         faulthandler.dump_traceback_later(max(0.05, timeout * 0.9), file=_state["log"])
     try:
-        return audit_guarded(_state["registry"], name, seed, mode, variant, order)
+        return audit_sandboxed(_state["registry"], name, seed, mode, variant, in_worker=True,
+                               order=order)
     finally:
         if timeout:
             faulthandler.cancel_dump_traceback_later()
@@ -147,7 +180,7 @@ def _exit_with_parent(alive: Connection, crash_log: str) -> None:
             pass
         with contextlib.suppress(OSError):
             os.unlink(crash_log)  # opcheck, which would have read and removed it, is gone
-        os._exit(70)
+        _real_exit(70)
 
     threading.Thread(target=watch, name="opcheck-parent-watch", daemon=True).start()
 
@@ -163,7 +196,7 @@ def where_it_stopped(crash_log: str) -> str:
     for block in text.split("\n\n"):
         frames = [_frame(line) for line in block.splitlines() if line.strip().startswith("File ")]
         frames = [f for f in frames if f is not None]  # most recent call first
-        worker = [path for path, _, func in frames if func == "audit_in_worker"]
+        worker = [path for path, _, func in frames if func in ("audit_task", "audit_in_worker")]
         if not worker:
             continue
         # opcheck's frames are those in the worker's own package directory (not this

@@ -50,7 +50,7 @@ def test_every_failure_mode_is_an_error_with_its_reason():
         "bad.hang": "timed out after 1.5 s",
         "bad.segfault": "worker process died with signal SIGSEGV",
         "bad.abort": "worker process died with signal SIGABRT",
-        "bad.exit": "worker process exited with status 3",
+        "bad.exit": "ExitCalled: os._exit(3) was called (at",
         "bad.raise": "forward raised RuntimeError: numerics exploded",
         "bad.sys_exit": "SystemExit: 4",
     }

@@ -10,15 +10,14 @@ message (they come from third-party plugins and their exceptions) is HTML-escape
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..escape import visible
 from ..report import format_adjoint_failure, run_facts, summary_counts, summary_line, worst_input
 from ..result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult
 from .heatmap import heatmap_html
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: Failing inputs drawn per op; a wrong backward usually fails every variant alike.
 MAX_MAPS = HEATMAP_INPUTS
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -55,7 +54,7 @@ figure.heatmap{margin:.5em 0}figcaption,.note,.scale{color:#555;font-size:.9em}
 def e(text: Any) -> str:
     """Untrusted text, escaped for HTML text and attribute values alike (control characters,
     such as the ANSI colours of an exception text, shown as ``\\xNN``)."""
-    return html.escape(_CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text)), quote=True)
+    return html.escape(visible(text), quote=True)
 
 
 def render_html(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
+from ..escape import visible
 from ..report import format_input_failure
 from ..result import OpReport, VariantResult
 
@@ -24,7 +25,7 @@ _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 
 def xml_text(text: Any) -> str:
     """``text`` with every character XML cannot hold written as ``\\xNN``."""
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}", visible(text))
 
 
 def render_junit(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:

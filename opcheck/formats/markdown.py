@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..escape import visible
 from ..report import format_op, run_facts, summary_line, worst_input
 from ..result import OpReport
 
@@ -23,7 +24,6 @@ _KNOWN = ("xfail", "skip")
 #: Failure details shown in full; past this many, the tables still list every op.
 MAX_DETAILS = 50
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def md(text: Any) -> str:
@@ -33,8 +33,9 @@ def md(text: Any) -> str:
 
 
 def _visible(text: str) -> str:
-    """Control characters (ANSI colour codes in exception texts...) written as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    """Control characters (ANSI colour codes in exception texts...), bidi overrides and lone
+    surrogates written as escapes (``opcheck.escape``)."""
+    return visible(text)
 
 
 def _fence(text: str) -> str:

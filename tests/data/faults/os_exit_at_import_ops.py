@@ -1,0 +1,4 @@
+"""Test plugin: calls os._exit(0) while it is imported."""
+import os
+
+os._exit(0)
