@@ -37,10 +37,18 @@ Variant = tuple[dict[str, int], dict[str, Any]]
 
 
 def spell(value: Any) -> str:
-    """An attr value as a label token shows it: no spaces, so labels split on them."""
-    if isinstance(value, str) and value and " " not in value and "=" not in value:
-        return value
-    return repr(value).replace(" ", "")
+    """An attr value as a label token shows it: one token (labels split on spaces), and a
+    different token for every different value — a plain word stays bare (``mode=same``);
+    any other string is quoted, with its spaces written ``\\x20`` as in a Python literal
+    (``mode='a\\x20b'``), so ``'a b'``, ``'ab'`` and ``1`` never share a label."""
+    if isinstance(value, tuple):
+        inner = ",".join(spell(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, str):
+        if value.isidentifier() and value not in ("None", "True", "False"):
+            return value
+        return repr(value).replace(" ", "\\x20")
+    return repr(value)
 
 
 def label(attrs: Mapping[str, Any]) -> str:
@@ -48,10 +56,13 @@ def label(attrs: Mapping[str, Any]) -> str:
 
 
 def matching(selector: str, labels: Iterable[str]) -> list[str]:
-    """The labels a selector picks: itself, or every label holding all its tokens."""
+    """The labels a selector picks: itself, or every label holding all its tokens;
+    ``default`` is the first label (an op with attrs labels it by its configuration)."""
     labels = list(labels)
     if selector in labels:
         return [selector]
+    if selector == DEFAULT_VARIANT and labels:
+        return [labels[0]]
     tokens = set(selector.split())
     if not tokens or any("=" not in t for t in tokens):
         return []

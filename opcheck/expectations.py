@@ -111,10 +111,12 @@ class Verdict:
     xpassed: tuple[str, ...] = ()  # variants declared xfail that passed
 
 
-def variant_labels(op: Op, label: str) -> frozenset[str]:
-    """Every label a selector can name for one variant of ``op``."""
+def variant_labels(op: Op, label: str, first: str | None = None) -> frozenset[str]:
+    """Every label a selector can name for one variant of ``op``; the ``first`` variant
+    (the declared dims and attrs) is also ``default``, whatever its label."""
     dtypes = {str(getattr(t, "dtype", "")) for t in op.inputs.values()}
-    return frozenset({label, *label.split(), *dtypes})
+    default = {"default"} if label == first else set()
+    return frozenset({label, *label.split(), *dtypes, *default})
 
 
 def matches(selector: str, labels: Iterable[str]) -> bool:
@@ -129,7 +131,7 @@ def matches(selector: str, labels: Iterable[str]) -> bool:
 def unknown_selectors(op: Op, labels: Sequence[str], table: Mapping[str, str], kind: str) -> str | None:
     """A message naming the first selector that matches no variant (a typo would silently
     declare nothing); a dtype name the op does not use is fine (it simply does not apply)."""
-    sets = [variant_labels(op, label) for label in labels]
+    sets = [variant_labels(op, label, labels[0] if labels else None) for label in labels]
     for selector in table:
         if selector in (WHOLE_OP, GIVEN) or any(matches(selector, s) for s in sets):
             continue
@@ -160,11 +162,12 @@ def plan_for(op: Op, labels: Sequence[str] | None = None, *, known: Sequence[str
     known = labels if known is None else known
     problem = (unknown_selectors(op, known, xfail, "xfail")
                or unknown_selectors(op, known, skip, "skip"))
-    every = [variant_labels(op, label) for label in known]
+    first = known[0] if known else None
+    every = [variant_labels(op, label, first) for label in known]
     skips: dict[str, Skip] = {}
     xfails: dict[str, Xfail] = {}
     for label in labels:
-        held = variant_labels(op, label)
+        held = variant_labels(op, label, first)
         hit = _first(skip, held)
         if hit is not None:
             skips[label] = Skip(*hit, whole=all(matches(hit[0], s) for s in every))

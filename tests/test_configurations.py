@@ -22,6 +22,7 @@ from opcheck.configurations import (
     label,
     matching,
     plan,
+    spell,
 )
 
 pytest_plugins = ["pytester"]
@@ -93,7 +94,7 @@ def test_labels_spell_values_without_spaces():
     ("stride=2", ["stride=2 pad=0", "stride=2 pad=1"]),
     ("stride=2 pad=1", ["stride=2 pad=1"]),
     ("N=1", ["stride=1 pad=0 N=1"]),
-    ("default", []),
+    ("default", ["stride=1 pad=0"]),  # the declared configuration, as for any op
     ("stride=3", []),
 ])
 def test_a_selector_picks_every_label_holding_its_tokens(selector, expected):
@@ -209,3 +210,14 @@ def test_a_partial_variant_selects_across_several_ops(tmp_path):
     assert sorted(op["name"] for op in ops) == ["conv2d_im2col", "conv2d_naive"]
     for op in ops:
         assert sorted(v["label"] for v in op["variants"]) == ["stride=2 pad=0", "stride=2 pad=1"]
+
+
+@pytest.mark.parametrize("values", [["ab", "a b"], [1, "1"], [True, "True"], [(1, 2), "(1,2)"],
+                                    ["x", ("x",)]], ids=str)
+def test_different_attr_values_never_share_a_label(values):
+    assert len({label({"mode": v}) for v in values}) == len(values)
+    assert all(" " not in spell(v) for v in values)  # one token each
+
+
+def test_default_matches_the_first_label():
+    assert matching("default", ["k=1", "k=1 N=1", "k=2"]) == ["k=1"]

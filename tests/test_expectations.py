@@ -192,3 +192,15 @@ def test_a_variant_audit_of_a_skipped_variant_is_a_skip(run):
     assert result.returncode == 0, result.stderr
     [op] = json.loads(result.stdout)["ops"]
     assert (op["status"], op["message"]) == ("skip", "variant N=1: segfaults at a batch of one")
+
+
+def test_default_selects_the_first_variant_of_an_op_with_attrs():
+    """An op with attrs labels its first variant by its configuration ('k=1'), yet
+    'default' still names it, as for every other op."""
+    op = opcheck.Op(name="t.scale", forward=lambda x, k: k * x,
+                    backward=lambda dout, x, k: {"x": k * dout},
+                    inputs={"x": opcheck.Tensor(shape=("N",))}, attrs={"k": [1, 2]},
+                    xfail={"default": "known"})
+    plan = plan_for(op)
+    assert plan.problem is None
+    assert list(plan.xfail) == [plan.labels[0]] and plan.labels[0] == "k=1"
