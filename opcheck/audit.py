@@ -58,9 +58,13 @@ def audit(
     if isinstance(op, str):
         registry = discover(plugins)
         if op not in registry:
+            declared = [err for err in registry.errors if err.op == op]
+            if declared:  # the op exists but its declaration is invalid: say what is wrong
+                raise declared[0]
             close = difflib.get_close_matches(op, list(registry), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; `opcheck list` shows every op"
-            raise UsageError(f"no op named {op!r}{hint}")
+            broken = "".join(f"\n  (could not load: {err})" for err in registry.errors if err.op is None)
+            raise UsageError(f"no op named {op!r}{hint}{broken}")
         plugin = plugin or registry.plugin_of[op]
         op = registry[op]
     started = time.perf_counter()

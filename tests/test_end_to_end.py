@@ -337,3 +337,18 @@ def test_output_file(run, tmp_path):
     assert result.stdout == ""
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [entry["name"] for entry in doc["ops"]] == ["matmul"]
+
+
+def test_auditing_an_invalid_declaration_by_name_raises_its_declaration_error(tmp_path, monkeypatch):
+    """opcheck.audit('name', plugins=...) on an op whose Tensor has a typo says what is wrong
+    (the field and the line), not merely that no such op exists."""
+    (tmp_path / "typo_ops_e2e.py").write_text(
+        "import opcheck\n"
+        "@opcheck.hookimpl\n"
+        "def opcheck_ops():\n"
+        "    return [opcheck.Op(name='typo.tanh', forward=lambda x: x, backward=lambda dout, x: (dout,),\n"
+        "                       inputs={'x': opcheck.Tensor(shape=(3,), dtyp='float32')})]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(opcheck.PluginError) as caught:
+        opcheck.audit("typo.tanh", plugins=["typo_ops_e2e"])
+    assert "dtyp" in str(caught.value) and "typo_ops_e2e.py:5" in str(caught.value)
