@@ -101,9 +101,10 @@ class VariantResult:
 
     @property
     def max_rel_error(self) -> float | None:
-        """The seed notebook's figure, over the first-order gradient: backward's check (a
-        forward-mode-only op's jvp check); the other checks have their own figures."""
-        return _max(i.max_rel_error for i in self.first_order)
+        """The seed notebook's figure over every element compared, whichever rule it came
+        from (backward, jvp, double_backward): a wrong second-order rule must show in the
+        figure, or ``opcheck diff --growth`` could not see it grow."""
+        return _max(i.max_rel_error for i in self.inputs)
 
     @property
     def first_order(self) -> list[InputResult]:
