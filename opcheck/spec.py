@@ -328,9 +328,11 @@ class Op(BaseModel):
             if name in RESERVED:
                 raise ValueError(f"attr name {name!r} is reserved for the rules' arguments")
             if not isinstance(values, (list, tuple)) or not values:
+                _json_like(name, values)  # a dict or an object: say which values are allowed
                 raise ValueError(
                     f"attrs[{name!r}]={values!r}: give a non-empty list of the values to audit, "
-                    f"the first being the default, e.g. {{{name!r}: [{values!r}]}}"
+                    "the first being the default" + (
+                        f", e.g. {{{name!r}: [{values!r}]}}" if values != [] and values != () else "")
                 )
             checked[name] = [_json_like(name, v) for v in values]
             if len({repr(v) for v in checked[name]}) != len(checked[name]):

@@ -374,3 +374,16 @@ def test_every_problem_of_an_op_is_reported_at_once():
         make_op(rtol=-1.0, colour="red")
     fields = {err["loc"][0] for err in info.value.errors()}
     assert fields == {"rtol", "colour"}
+
+
+@pytest.mark.parametrize("values, says", [
+    ({"a": 1}, "attr values are int, float, str, bool, None or tuples"),
+    (3, "e.g. {'k': [3]}"),
+    ([], "the first being the default"),
+], ids=["dict", "scalar", "empty"])
+def test_a_bad_attr_declaration_suggests_a_fix_that_works(values, says):
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Op(name="t.k", forward=lambda x, k: x, backward=lambda dout, x, k: (dout,),
+           inputs={"x": Tensor(shape=(3,))}, attrs={"k": values})
+    assert says in str(caught.value)
+    assert "[{" not in str(caught.value) and "[[]]" not in str(caught.value)
