@@ -20,6 +20,7 @@ JSON rather than TOML: Python reads and writes it everywhere without a dependenc
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ class Baseline:
             status, message = self.raw.get(report.name, (report.status, report.message))
             if status == "xfail" and message.startswith(PREFIX):
                 status = "fail"  # judged by the baseline in the run this one resumed
+            if status == "skip":
+                continue  # not audited: its entry, if any, stays
+            if status == "error" and _declaration_error(message):
+                status = "declaration"  # a typo to fix, not a known failure to carry
             audited[report.name] = status
         new_reason = reason or f"new in {(today or datetime.date.today()).isoformat()}"
         known = set(existing)
@@ -109,12 +114,29 @@ def load(path: str, *, missing_ok: bool = False) -> Baseline:
     except ValueError as exc:
         raise UsageError(f"--baseline {path} is not valid JSON ({exc}); it holds "
                          f'{{"{KEY}": {VERSION}, "{ENTRIES}": {{"op name": "reason", ...}}}}') from None
+    if isinstance(doc, dict) and KEY in doc:
+        if doc[KEY] != VERSION:
+            raise UsageError(f"--baseline {path}: {KEY!r} is {doc[KEY]!r}; this opcheck reads "
+                             f"version {VERSION} (is the file from a newer opcheck?)")
+        unknown = sorted(set(doc) - {KEY, ENTRIES})
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], [ENTRIES], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"--baseline {path}: unknown key(s) {unknown}; the file holds "
+                             f"{KEY!r} and {ENTRIES!r}{hint}")
     entries = doc.get(ENTRIES, {}) if isinstance(doc, dict) and KEY in doc else doc
     if not isinstance(entries, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in entries.items()):
         raise UsageError(f"--baseline {path}: {ENTRIES!r} must map op names to reasons "
                          '(strings), e.g. {"mylib.tanh": "wrong at N=1, issue #12"}')
     return Baseline(path, dict(entries))
+
+
+def _declaration_error(message: str) -> bool:
+    """An error in how the op is declared (a broken plugin, an invalid declaration, an
+    xfail/skip selector that matches nothing), which no baseline should hide."""
+    return (message.startswith("plugin ") or "invalid declaration" in message
+            or ("selector" in message and "matches nothing" in message))
 
 
 def dumps(entries: Mapping[str, str]) -> str:

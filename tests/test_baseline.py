@@ -35,6 +35,10 @@ def test_the_file_is_sorted_readable_json_and_reads_back(tmp_path):
     pytest.param("{not json", "is not valid JSON", id="not-json"),
     pytest.param('{"a.op": 3}', "must map op names to reasons", id="reason-not-a-string"),
     pytest.param('["a.op"]', "must map op names to reasons", id="a-list"),
+    pytest.param('{"opcheck_baseline": 1, "knwon_failures": {"a.op": "x"}}',
+                 "unknown key.*did you mean 'known_failures'", id="misspelt-key"),
+    pytest.param('{"opcheck_baseline": 7, "known_failures": {}}', "reads version 1",
+                 id="unknown-version"),
 ])
 def test_a_bad_file_is_a_usage_error_saying_what_it_holds(tmp_path, text, message):
     path = tmp_path / "baseline.json"
@@ -60,6 +64,17 @@ def test_update_keeps_reasons_adds_new_failures_and_drops_fixed_and_gone_ops():
     assert new == {"elsewhere": "another shard's", "new": "new in 2026-12-01", "still": "issue 1"}
     base.rejudge(reports, new)
     assert [r.status for r in reports] == ["xfail", "pass", "xfail", "pass"]
+
+
+def test_update_keeps_skipped_ops_and_never_adds_declaration_errors():
+    """A skipped op was not audited, so its entry stays; an op that errors because of its
+    own declaration (a selector typo) is a mistake to fix, not a known failure."""
+    base = Baseline("b.json", {"skipped": "issue 4"})
+    reports = [base.apply(OpReport(name="skipped", status="skip")),
+               base.apply(OpReport(name="typo", status="error", message=(
+                   "xfail selector 'N=9' of op 'typo' matches nothing: use '*' ...")))]
+    new = base.updated(reports, ["skipped", "typo"], today=datetime.date(2026, 12, 1))
+    assert new == {"skipped": "issue 4"}
 
 
 @pytest.fixture
