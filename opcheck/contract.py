@@ -147,6 +147,12 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray], role: str = "b
                 warnings.append(f"{role} returned a gradient for non-differentiable input {name!r}; it is ignored")
             continue
         if name not in given:
+            if name == "dout" or name.startswith("dout["):  # double_backward's own cotangent
+                raise ContractError(
+                    f"{role} returned no gradient for {name!r}; double_backward returns the "
+                    "cotangent of dout too (backward is linear in dout, so it is backward "
+                    f"applied to ggrads), under the key {name!r}"
+                )
             raise ContractError(
                 f"{role} returned no gradient for differentiable input {name!r}; return one, "
                 "or declare the input with differentiable=False"

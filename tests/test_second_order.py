@@ -133,3 +133,18 @@ def test_an_op_with_two_outputs_gets_a_dout_check_per_output():
     single = op.model_copy(update={"double_backward": lambda ggrads, dout, x: {
         "x": dbl(ggrads, dout, x)["x"], "dout": ggrads["x"]}})
     assert "so it is a tuple of 2 gradients" in opcheck.audit(single, variant="default").message
+
+
+def test_a_double_backward_without_the_dout_cotangent_is_told_what_dout_needs():
+    import numpy as np
+
+    import opcheck
+
+    op = opcheck.Op(name="t.tanh_no_dout", forward=lambda x: np.tanh(x),
+                    backward=lambda dout, x: {"x": dout * (1 - np.tanh(x) ** 2)},
+                    double_backward=lambda ggrads, dout, x: {
+                        "x": ggrads["x"] * dout * -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)},
+                    inputs={"x": opcheck.Tensor(shape=("N",))})
+    report = opcheck.audit(op)
+    assert report.status == "error"
+    assert "no gradient for 'dout'" in report.message and "differentiable=False" not in report.message
