@@ -461,6 +461,13 @@ def _check_signature(
     role: str, fn: Callable[..., Any], names: list[str], optional: tuple[str, ...]
 ) -> None:
     """The function must take every name as a keyword and require nothing else."""
+    if isinstance(fn, np.ufunc):  # np.tanh, np.exp...: their inputs are positional only
+        call = ", ".join(n for n in names)
+        raise ValueError(
+            f"{role}=np.{fn.__name__} is a numpy ufunc, which takes its inputs by position "
+            f"only, and opcheck calls {role} by keyword; wrap it: "
+            f"{role}=lambda {call}: np.{fn.__name__}({call})"
+        )
     params = _parameters(fn)
     if params is None:
         return

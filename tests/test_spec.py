@@ -387,3 +387,10 @@ def test_a_bad_attr_declaration_suggests_a_fix_that_works(values, says):
            inputs={"x": Tensor(shape=(3,))}, attrs={"k": values})
     assert says in str(caught.value)
     assert "[{" not in str(caught.value) and "[[]]" not in str(caught.value)
+
+
+def test_a_numpy_ufunc_as_forward_is_told_to_wrap_it():
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Op(name="t.tanh", forward=np.tanh, backward=lambda dout, x: (dout,),
+           inputs={"x": Tensor(shape=(3,))})
+    assert "forward=lambda x: np.tanh(x)" in str(caught.value)
