@@ -31,7 +31,8 @@ from .runner import OpAuditor, RunOptions
 if TYPE_CHECKING:
     from .plugin_manager import Registry
 
-INSTALL_HINT = 'the Dask executor needs the distributed package: pip install "opcheck[dask]"'
+INSTALL_HINT = ('the Dask executor needs the distributed package: pip install "opcheck[dask]" '
+                '(from a checkout of opcheck: pip install ".[dask]")')
 #: Dask starts worker processes as daemons by default, and a daemon cannot start processes.
 DAEMON_HINT = ("the Dask workers run as daemon processes, which cannot start opcheck's audit "
                "processes; start them with DASK_DISTRIBUTED__WORKER__DAEMON=False in their "

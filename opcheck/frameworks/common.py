@@ -25,7 +25,8 @@ def import_framework(module: str, extra: str, adapter: str) -> ModuleType:
     except ImportError as exc:
         raise ImportError(
             f"opcheck.{adapter} needs {module}, which cannot be imported ({exc}); "
-            f'install it with: pip install "opcheck[{extra}]"'
+            f'install it with: pip install "opcheck[{extra}]" (from a checkout of opcheck: '
+            f'pip install ".[{extra}]")'
         ) from None
 
 
