@@ -169,6 +169,7 @@ def test_a_bfloat16_output_is_refused_with_the_way_out() -> None:
     report = opcheck.audit(op)
     assert report.status == "error"
     assert "bfloat16" in report.message and "float32" in report.message
+    assert "raised" not in report.message and not report.variants[0].traceback  # a refusal, not a crash
 
 
 def test_an_output_that_is_not_a_tensor_is_named() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import ContractError
 from ..spec import Op, Tensor
 from .common import build_op, check_fn, import_framework, rule, split
 
@@ -197,7 +198,7 @@ def _one(value: Any, float0_is_none: bool) -> Any:
     if float0_is_none and (dtype.name == "float0" or np.dtype(dtype).kind not in "fc"):
         return None
     if dtype.name == "bfloat16":
-        raise TypeError(
+        raise ContractError(  # opcheck's refusal, not a crash of fn
             "fn returned a bfloat16 array; finite differences at bfloat16's precision "
             "(8 bits) cannot check a gradient: audit the op in float32 (see docs/frameworks.md)"
         )

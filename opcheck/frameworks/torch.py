@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import ContractError
 from ..spec import Op, Tensor
 from .common import build_op, check_fn, import_framework, rule, split
 
@@ -201,7 +202,7 @@ def _outputs(torch: Any, out: Any) -> tuple[Any, ...]:
                 "or a tuple of tensors"
             )
         if o.dtype == torch.bfloat16:
-            raise TypeError(
+            raise ContractError(  # opcheck's refusal, not a crash of fn
                 "fn returned a bfloat16 tensor, which numpy cannot hold; finite differences at "
                 "bfloat16's precision (8 bits) cannot check a gradient: audit the op in float32 "
                 "(declare float32 inputs; see docs/frameworks.md)"
