@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import batching, contract
+from . import batching, contract, coverage, localise
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -32,6 +32,11 @@ SHOWN_MISMATCHES = 5
 HEATMAP_ELEMENTS = 16384
 #: Random signed directions per input in fast mode.
 PROJECTIONS = 4
+#: A sampled check leaves up to this many (or a tenth of the input's) elements within a
+#: step of a bound out of its projections and compares them one by one; more: a full check.
+#: (Fast mode checks such an input in full: its projections cannot resolve a gradient
+#: small beside the others, which the bug gallery's fast-mode cases rely on.)
+NEAR_BOUND_ELEMENTS = 1024
 
 
 class Directional(Protocol):
@@ -79,6 +84,11 @@ class GradientChecker:
         self.rtol = float(op.rtol if op.rtol is not None else default_rtol(eps))
         self.atol = float(op.atol or 0.0)
 
+        #: Elements per input a sampled check may compare one by one (set by the audit
+        #: from its budget); None: the whole covering sample.
+        self.sample_limit: int | None = None
+        self._near: dict[str, np.ndarray] = {}  # elements the projections left out
+        self._block_tests = 0
         # A partial calls straight into the op: the hot loop pays no Python frame of ours.
         self.call = functools.partial(op.forward, **self.views)
 
@@ -86,26 +96,110 @@ class GradientChecker:
               rng: np.random.Generator) -> InputResult:
         """Compare ``grad`` (backward's gradient of input ``name``, or a ``Directional``:
         one that is cheaper along a few directions than in full, such as a JVP's) with
-        finite differences of ``<dout, forward>``."""
+        finite differences of ``<dout, forward>``. ``mode`` is "full" (every element),
+        "fast" (projections; element by element only where they disagree) or "sampled"
+        (projections, a covering sample element by element, and localisation)."""
         started = time.perf_counter()
-        if mode == "fast":
+        if mode == "sampled" and not isinstance(grad, np.ndarray):
+            mode = "fast"  # a Directional's elements cost a call each: projections only
+        if mode in ("fast", "sampled"):
             try:
-                quick = self._projections(name, grad, rng)
+                quick = self._projections(name, grad, rng, exclude_near=mode == "sampled")
             except Exception as exc:
                 raise ContractError(
                     f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
                     contract.user_traceback(exc),
                 ) from None
-            if isinstance(quick, InputResult):
-                quick.seconds = time.perf_counter() - started
-                return quick
-            # A projection disagreed (name the elements), or some elements sit too near a
-            # bound for a central projection: the full per-element check.
-            result = self._full(name, grad)
-            if quick:
-                result.notes.append(quick)
+            if isinstance(quick, InputResult) and mode == "sampled":
+                assert isinstance(grad, np.ndarray)
+                result = self._sampled(name, grad, rng, quick)
+            elif isinstance(quick, InputResult):
+                result = quick
+            elif mode == "sampled" and quick is None:
+                assert isinstance(grad, np.ndarray)
+                result = self._localised(name, grad, rng)
+            else:
+                # A projection disagreed (name the elements), or too many elements sit
+                # near a bound for the projections: the full per-element check.
+                result = self._full(name, grad)
+                if quick:
+                    result.notes.append(quick)
+            result.seconds = time.perf_counter() - started
             return result
         return self._full(name, grad)
+
+    def _sampled(self, name: str, grad: np.ndarray, rng: np.random.Generator,
+                 quick: InputResult, extra: np.ndarray | None = None) -> InputResult:
+        """Projections agreed: check a covering sample (and any elements near a bound)
+        element by element, within the budget."""
+        buf = self.bufs[name]
+        picks = [coverage.covering_sample(buf.shape, rng, self.sample_limit)]
+        near = self._near.get(name)
+        if near is not None:
+            picks.append(near)
+        if extra is not None:
+            picks.append(extra)
+        indices = np.unique(np.concatenate(picks))
+        if indices.size >= buf.size:
+            return self._full(name, grad)
+        part = self._full(name, grad, indices)
+        part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size)
+        part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
+        return part
+
+    def _localised(self, name: str, grad: np.ndarray, rng: np.random.Generator) -> InputResult:
+        """A projection disagreed: bisect element blocks until the wrong elements are
+        named, then check them (with the covering sample) element by element. If none is
+        confirmed the disagreement stays unexplained: check every element."""
+        buf = self.bufs[name]
+        near = self._near.get(name)
+        candidates = np.arange(buf.size)
+        if near is not None and near.size:
+            candidates = np.setdiff1d(candidates, near, assume_unique=True)
+        signs = np.where(rng.integers(0, 2, size=buf.size) == 0, 1.0, -1.0)
+        analytic = grad.astype(np.float64, copy=False).ravel()
+        try:
+            suspects = localise.bisect(candidates, lambda block: self._block_disagrees(name, analytic, block, signs))
+        except Exception as exc:
+            raise ContractError(
+                f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
+                contract.user_traceback(exc),
+            ) from None
+        tests = self._block_tests
+        self._block_tests = 0
+        placeholder = InputResult(name=name, shape=tuple(buf.shape), dtype=self.op.inputs[name].dtype,
+                                  status="pass", counts={})
+        part = self._sampled(name, grad, rng, placeholder, suspects)
+        if part.status == "fail":
+            part.coverage += f"; a projection disagreed, localised by {tests} block projections"
+            return part
+        result = self._full(name, grad)
+        result.notes.append("a projection disagreed but localisation named no wrong element: "
+                            "checked element by element")
+        return result
+
+    def _block_disagrees(self, name: str, analytic: np.ndarray, block: np.ndarray,
+                         signs: np.ndarray) -> bool:
+        """Does the projection along ``signs`` restricted to ``block`` disagree?"""
+        self._block_tests += 1
+        flat = self.bufs[name].reshape(-1)
+        x = flat[block].copy()
+        x64 = x.astype(np.float64)
+        t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))
+        step = np.maximum(np.abs(x64), 1.0) * t * signs[block]
+        up, down = (x64 + step).astype(flat.dtype), (x64 - step).astype(flat.dtype)
+        offsets = up.astype(np.float64) - down.astype(np.float64)
+        flat[block] = up
+        fp = fd._copy(self.call())
+        flat[block] = down
+        fm = self.call()
+        flat[block] = x
+        numeric = self.project(fp, fm)
+        a = float(offsets @ analytic[block])
+        allowed = (self.rtol * max(abs(a), abs(numeric))
+                   + fd.NOISE_FACTOR * self.eps * self.noise_rms_scale
+                   + self.atol * float(np.abs(offsets).sum()))
+        return abs(a - numeric) > allowed
 
     @functools.cached_property
     def noise_rms_scale(self) -> float:
@@ -117,18 +211,29 @@ class GradientChecker:
             for d, o in zip(self.douts, outs) if d is not None
         ))
 
-    def _full(self, name: str, grad: np.ndarray | Directional) -> InputResult:
+    def _full(self, name: str, grad: np.ndarray | Directional,
+              indices: np.ndarray | None = None) -> InputResult:
+        """Every element of input ``name`` element by element, or the flat ``indices``
+        only (a sampled check; the result then counts those elements)."""
         started = time.perf_counter()
         tensor = self.op.inputs[name]
         buf = self.bufs[name]
-        flat = buf.reshape(-1)
+        flat: Any = buf.reshape(-1)
+        values = buf
         low, high = tensor.bounds
-        plan = fd.plan_steps(buf, self.eps, low, high)
         analytic = _dense(grad).astype(np.float64).ravel()
-        numeric = np.empty(flat.size)
+        if indices is not None:
+            flat, values, analytic = _Subset(flat, indices), flat[indices], analytic[indices]
+        plan = fd.plan_steps(values, self.eps, low, high)
+        numeric = np.empty(values.size)
         copy = self._returns_views(buf)
         try:
-            method = self._numeric(name, flat, plan, copy, numeric)
+            if indices is None:
+                method = self._numeric(name, flat, plan, copy, numeric)
+            else:
+                fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
+                fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
+                method = "sampled"
             outcome, estimate, notes = self._verdicts(name, flat, plan, analytic, numeric)
         except ContractError:
             raise
@@ -139,13 +244,18 @@ class GradientChecker:
                 f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}{hint}",
                 contract.user_traceback(exc),
             ) from None
-        result = _summarise(name, buf, tensor.dtype, analytic, numeric, estimate, outcome, plan,
+        result = _summarise(name, values, tensor.dtype, analytic, numeric, estimate, outcome, plan,
                             self.rtol, self.atol, notes)
+        if indices is not None:
+            _reindex(result, indices, buf.shape)
+        else:
+            result.coverage = coverage.describe(0, buf.size, buf.size)
         result.method = method
         result.seconds = time.perf_counter() - started
         return result
 
-    def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator) -> InputResult | str | None:
+    def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator,
+                     exclude_near: bool = False) -> InputResult | str | None:
         """Fast mode: compare <dout, J d> (finite differences) with <backward(dout), d> for
         ``PROJECTIONS`` random signed directions d; ``None`` when any of them disagrees, and
         the reason when the projections cannot cover the input."""
@@ -157,11 +267,14 @@ class GradientChecker:
         t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))  # base_step at |x| <= 1
         step = np.maximum(np.abs(x64), 1.0)
         step *= t
+        near = np.empty(0, dtype=np.intp)
         if x64.min() - step.max() < low or x64.max() + step.max() > high:
-            near = np.count_nonzero((x64 - step < low) | (x64 + step > high))
-            if near:
-                return (f"fast mode: {near} element(s) within a step of a bound of the input's "
+            near = np.flatnonzero((x64 - step < low) | (x64 + step > high))
+            if not exclude_near or near.size > max(NEAR_BOUND_ELEMENTS, flat.size // 10):
+                return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
                         "range, which a central projection cannot reach: checked element by element")
+            step[near] = 0.0  # the projections leave them alone; checked one by one instead
+        self._near[name] = near
         # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
         bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * flat.size // 8)), np.uint8))
         signed = bits[: PROJECTIONS * flat.size].reshape(PROJECTIONS, flat.size).astype(np.float64)
@@ -208,6 +321,7 @@ class GradientChecker:
             max_rel_error=float(rel.max()), max_abs_error=float(diff.max() / (2 * t)),
             rtol=self.rtol, atol=self.atol, step_min=t, step_max=t,
             max_error_estimate=noise / (2 * t), method=method,
+            coverage=f"{PROJECTIONS} projections",
         )
 
     def _returns_views(self, buf: np.ndarray) -> bool:
@@ -401,3 +515,39 @@ def _abs_errors(diff: np.ndarray, compared: np.ndarray) -> list[float | None] | 
     if diff.size > HEATMAP_ELEMENTS:
         return None
     return [float(d) if c else None for d, c in zip(diff.tolist(), compared.tolist())]
+
+
+class _Subset:
+    """Elements ``index`` of a flat buffer, addressed as if they were the whole buffer:
+    finite_diff's loops index a step plan and the buffer with the same i."""
+
+    def __init__(self, flat: np.ndarray, index: np.ndarray) -> None:
+        self.flat, self.index, self.dtype = flat, index, flat.dtype
+
+    def __getitem__(self, i: int) -> Any:
+        return self.flat[self.index[i]]
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        self.flat[self.index[i]] = value
+
+    def min(self) -> Any:
+        return self.flat[self.index].min()
+
+    def max(self) -> Any:
+        return self.flat[self.index].max()
+
+
+def _reindex(result: InputResult, indices: np.ndarray, shape: tuple[int, ...]) -> None:
+    """A sampled check's result was summarised over its sample: name the input's elements."""
+    for element in [result.worst, *result.mismatches, *result.unresolved]:
+        if element is not None and element.index:
+            flat = int(indices[element.index[0]])
+            element.index = tuple(int(k) for k in np.unravel_index(flat, shape)) if shape else ()
+    result.shape = tuple(shape)
+    result.abs_errors = None
+    result.coverage = coverage.describe(0, indices.size, int(np.prod(shape)) if shape else 1)
+
+
+def _max_or_none(a: float | None, b: float | None) -> float | None:
+    present = [v for v in (a, b) if v is not None]
+    return max(present) if present else None
