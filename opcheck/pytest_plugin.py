@@ -248,7 +248,8 @@ class OpItem(pytest.Item):
             self, self.op, self.plugin, seed=setting(self, "seed"), mode=setting(self, "mode")
         )
         self.user_properties += [("opcheck_status", self.report.status),
-                                 ("max_rel_error", self.report.max_rel_error)]
+                                 ("max_rel_error", self.report.max_rel_error),
+                                 ("opcheck_coverage", self.report.coverage)]
         if failure:
             raise OpFailure(failure)
 

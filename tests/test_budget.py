@@ -98,3 +98,36 @@ def test_bisection_finds_each_bad_element_in_about_2_log2_n_tests():
     found = localise.bisect(np.arange(100_000), disagrees)
     assert bad <= set(found.tolist()) and found.size <= 2 * localise.LEAF
     assert len(tests) <= 4 * 17
+
+
+def _mm_fw(x, w):
+    return x @ w
+
+
+def _mm_bw_wrong_when_m_is_1(dout, x, w):
+    dw = x.T @ dout
+    if w.shape[1] == 1:  # a bug only a size-1 dim shows
+        dw = dw * 2
+    return {"x": dout @ w.T, "w": dw}
+
+
+def _mm_bw_square_only(dout, x, w):
+    # A bug only a non-square x shows: a factor N / K that is 1 at the declared sizes.
+    return {"x": dout @ w.T, "w": (x.T @ dout) * (x.shape[0] / x.shape[1])}
+
+
+def test_variants_of_a_large_op_run_at_small_sizes_and_still_catch_shape_bugs():
+    from opcheck.configurations import plan
+
+    op = Op(name="big.mm", forward=_mm_fw, backward=_mm_bw_wrong_when_m_is_1,
+            inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
+            dims={"N": 64, "K": 64, "M": 32})
+    variants = plan(op)
+    assert variants["default"][0] == {"N": 64, "K": 64, "M": 32}
+    assert all(max(dims.values()) <= 8 for label, (dims, _) in variants.items() if label != "default")
+    report = opcheck.audit(op)
+    assert report.status == "fail" and report.failing_variant().label == "M=1"
+    square = Op(name="big.square", forward=_mm_fw, backward=_mm_bw_square_only,
+                inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
+                dims={"N": 32, "K": 32, "M": 32})
+    assert opcheck.audit(square).status == "fail"  # the N != K variants show it
