@@ -30,12 +30,15 @@ SHOWN_MISMATCHES = 5
 #: A failing input keeps every element's |analytic - numeric| (for the heat map) up to
 #: this size; past it the report keeps the worst elements only.
 HEATMAP_ELEMENTS = 16384
+#: Fast mode checks an input up to this size with elements near a bound in full (at most
+#: 2 * 4096 calls): its projections cannot resolve a float16 gradient small beside the
+#: others, which the full check sees (the adversarial gallery's exp_flush case).
+SMALL_INPUT = 4096
 #: Random signed directions per input in fast mode.
 PROJECTIONS = 4
 #: A sampled check leaves up to this many (or a tenth of the input's) elements within a
 #: step of a bound out of its projections and compares them one by one; more: a full check.
-#: (Fast mode checks such an input in full: its projections cannot resolve a gradient
-#: small beside the others, which the bug gallery's fast-mode cases rely on.)
+#: Fast mode does the same for inputs above ``SMALL_INPUT`` elements.
 NEAR_BOUND_ELEMENTS = 1024
 
 
@@ -104,7 +107,8 @@ class GradientChecker:
             mode = "fast"  # a Directional's elements cost a call each: projections only
         if mode in ("fast", "sampled"):
             try:
-                quick = self._projections(name, grad, rng, exclude_near=mode == "sampled")
+                exclude = mode == "sampled" or self.bufs[name].size > SMALL_INPUT
+                quick = self._projections(name, grad, rng, exclude_near=exclude)
             except Exception as exc:
                 raise ContractError(
                     f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
@@ -114,7 +118,7 @@ class GradientChecker:
                 assert isinstance(grad, np.ndarray)
                 result = self._sampled(name, grad, rng, quick)
             elif isinstance(quick, InputResult):
-                result = quick
+                result = self._near_bound(name, grad, quick)
             elif mode == "sampled" and quick is None:
                 assert isinstance(grad, np.ndarray)
                 result = self._localised(name, grad, rng)
@@ -127,6 +131,17 @@ class GradientChecker:
             result.seconds = time.perf_counter() - started
             return result
         return self._full(name, grad)
+
+    def _near_bound(self, name: str, grad: np.ndarray | Directional, quick: InputResult) -> InputResult:
+        """Fast mode: the projections passed over the elements away from a bound; compare
+        the few near one element by element (one-sided differences where they must)."""
+        near = self._near.get(name)
+        if near is None or not near.size:
+            return quick
+        part = self._full(name, grad, near)
+        part.coverage = f"{PROJECTIONS} projections + {near.size:,} elements near a bound"
+        part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
+        return part
 
     def _sampled(self, name: str, grad: np.ndarray, rng: np.random.Generator,
                  quick: InputResult, extra: np.ndarray | None = None) -> InputResult:
@@ -268,8 +283,9 @@ class GradientChecker:
         step = np.maximum(np.abs(x64), 1.0)
         step *= t
         near = np.empty(0, dtype=np.intp)
-        if x64.min() - step.max() < low or x64.max() + step.max() > high:
-            near = np.flatnonzero((x64 - step < low) | (x64 + step > high))
+        if x64.min() - 2 * step.max() < low or x64.max() + 2 * step.max() > high:
+            # (twice the step: one projection is repeated at 2t to measure truncation)
+            near = np.flatnonzero((x64 - 2 * step < low) | (x64 + 2 * step > high))
             if not exclude_near or near.size > max(NEAR_BOUND_ELEMENTS, flat.size // 10):
                 return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
                         "range, which a central projection cannot reach: checked element by element")
@@ -281,8 +297,12 @@ class GradientChecker:
         signed *= -2.0
         signed += 1.0  # bit 0 -> +1, bit 1 -> -1
         signed *= step
+        # One more pair repeats d_0 at twice the step: how far the differences move with the
+        # step measures their truncation error (a wrong gradient's does not move).
+        signed = np.vstack([signed, 2 * signed[:1]])
+        pairs = PROJECTIONS + 1
         # Rows 2k and 2k+1 of the stack: x + d_k and x - d_k, in the input's dtype.
-        rows = 2 * PROJECTIONS
+        rows = 2 * pairs
         stack = np.empty((rows, flat.size), dtype=buf.dtype)
         np.add(x64, signed, out=stack[0::2], casting="unsafe")
         np.subtract(x64, signed, out=stack[1::2], casting="unsafe")
@@ -291,15 +311,15 @@ class GradientChecker:
         offsets = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
         analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
                     if isinstance(grad, np.ndarray) else grad.along(offsets))
-        numeric = np.empty(PROJECTIONS)
+        numeric = np.empty(pairs)
         if batching.batchable(self.op.forward, self.bufs, name, rows,
                               lambda r: sample_tensor(tensor, buf.shape, r)):
             args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
-            numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, PROJECTIONS)
+            numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, pairs)
             method = "projections, batched"
         else:
             copy = self._returns_views(buf)
-            for k in range(PROJECTIONS):
+            for k in range(pairs):
                 flat[:] = stack[2 * k]
                 fp = self.call()
                 fp = fd._copy(fp) if copy else fp
@@ -314,6 +334,10 @@ class GradientChecker:
         diff = np.abs(analytic - numeric)
         if np.any(diff > allowed):
             return None
+        if isinstance(grad, np.ndarray) and np.any(
+                diff[:-1] > self._measured(grad, offsets, analytic, numeric, noise)[:-1]):
+            return None  # (the 2t pair only measures: its own truncation is 8x pair 0's)
+        analytic, numeric, diff = analytic[:-1], numeric[:-1], diff[:-1]
         rel = diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
         return InputResult(
             name=name, shape=tuple(buf.shape), dtype=tensor.dtype, status="pass",
@@ -323,6 +347,22 @@ class GradientChecker:
             max_error_estimate=noise / (2 * t), method=method,
             coverage=f"{PROJECTIONS} projections",
         )
+
+    def _measured(self, grad: np.ndarray, offsets: np.ndarray, analytic: np.ndarray,
+                  numeric: np.ndarray, noise: float) -> np.ndarray:
+        """A projection's own error, measured: truncation grows as t^3 in <dout, J d>
+        while a wrong gradient's error grows as t, so pair 0 (step t) and the last pair
+        (2t) give truncation = |e_2t - 2 e_t| / 6. Add the rounding of the outputs and of
+        the gradient itself (its dtype's eps on each of its terms, as a random walk). The
+        rtol bound above can hide one wrong element among many; this one cannot, and
+        where it is looser the rtol bound stands."""
+        e = numeric - analytic
+        truncation = abs(e[-1] - 2 * e[0]) / 6
+        scale = np.abs(analytic) / max(abs(analytic[0]), 1e-300)
+        terms = np.sqrt(np.square(offsets) @ np.square(grad.astype(np.float64, copy=False).ravel()))
+        geps = float(np.finfo(grad.dtype).eps) if grad.dtype.kind == "f" else self.eps
+        return (fd.ERROR_ESTIMATE_FACTOR * (truncation * np.maximum(scale, 1.0) + noise)
+                + 64 * max(geps, self.eps) * terms + self.atol * np.abs(offsets).sum(axis=1))
 
     def _returns_views(self, buf: np.ndarray) -> bool:
         out = self.f0 if isinstance(self.f0, tuple) else (self.f0,)

@@ -9,7 +9,7 @@
   points, else a pairwise covering design (every value of every attr, and every pair
   of values of two attrs, in at least one configuration), built greedily and
   deterministically from the grid with the defaults first.
-- Dims above ``SMALL_DIM`` are audited at their declared size in the default variant
+- Dims above ``SMALL_DIM`` (64) are audited at their declared size in the default variant
   only; every other variant starts from small sizes (``small_base``: 5, 6, 7, ...,
   equal dims kept equal, unequal kept unequal), where size-1, odd and non-square shape
   logic shows as well and costs little.
@@ -171,7 +171,7 @@ def plan(op: Op) -> dict[str, Variant]:
 
 #: Dims larger than this are audited at their declared size once (the default variant);
 #: every other variant takes them at a small size (``small_base``).
-SMALL_DIM = 8
+SMALL_DIM = 64
 
 
 def small_base(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> dict[str, int]:

@@ -121,13 +121,13 @@ def test_variants_of_a_large_op_run_at_small_sizes_and_still_catch_shape_bugs():
 
     op = Op(name="big.mm", forward=_mm_fw, backward=_mm_bw_wrong_when_m_is_1,
             inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
-            dims={"N": 64, "K": 64, "M": 32})
+            dims={"N": 128, "K": 128, "M": 96})
     variants = plan(op)
-    assert variants["default"][0] == {"N": 64, "K": 64, "M": 32}
+    assert variants["default"][0] == {"N": 128, "K": 128, "M": 96}
     assert all(max(dims.values()) <= 8 for label, (dims, _) in variants.items() if label != "default")
     report = opcheck.audit(op)
     assert report.status == "fail" and report.failing_variant().label == "M=1"
     square = Op(name="big.square", forward=_mm_fw, backward=_mm_bw_square_only,
                 inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
-                dims={"N": 32, "K": 32, "M": 32})
+                dims={"N": 80, "K": 80, "M": 80})
     assert opcheck.audit(square).status == "fail"  # the N != K variants show it
