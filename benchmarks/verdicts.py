@@ -6,7 +6,7 @@ at seeds 0-4), through:
 - the seed notebook's rule: h = 1e-5 central differences, rel_error < 1e-7 is "good";
 - torch.autograd.gradcheck's default tolerances (rtol=1e-3, atol=1e-5, eps=1e-6), applied
   to the same numpy op (no torch needed);
-- opcheck.audit, full and fast mode.
+- opcheck.audit, default (auto), full and fast mode.
 and prints, per rule, bugs caught and false alarms on the correct ops.
 
 ``--gallery rules`` runs tests/gallery/rules.py (jvp, adjoint, second-order and complex
@@ -92,6 +92,8 @@ def _galleries(which: str) -> tuple[list[opcheck.Op], list[opcheck.Op], range]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gallery", choices=["bug", "adversarial", "rules"], default="bug")
+    parser.add_argument("--opcheck-only", action="store_true",
+                        help="only opcheck's modes (skip the fixed-step and torch rules)")
     args = parser.parse_args()
     np.seterr(all="ignore")  # the gallery's NaN bug divides by zero on purpose
     bugs, correct, seeds = _galleries(args.gallery)
@@ -99,7 +101,8 @@ def main() -> None:
         "seed rule (h=1e-5, rel_error < 1e-7)": lambda op, s: fixed_step_verdict(op, 1e-5, seed_rule, s),
         "gradcheck defaults (eps=1e-6, rtol=1e-3, atol=1e-5)":
             lambda op, s: fixed_step_verdict(op, 1e-6, torch_default_rule, s),
-        "opcheck full": lambda op, s: "ok" if opcheck.audit(op, seed=s).status == "pass" else "flag",
+        "opcheck default mode": lambda op, s: "ok" if opcheck.audit(op, seed=s).status == "pass" else "flag",
+        "opcheck full": lambda op, s: "ok" if opcheck.audit(op, seed=s, mode="full").status == "pass" else "flag",
         "opcheck fast": lambda op, s: "ok" if opcheck.audit(op, seed=s, mode="fast").status == "pass" else "flag",
     }
     if args.gallery == "rules":  # jvp, second order, complex: rules the fixed-step ones lack
@@ -110,10 +113,12 @@ def main() -> None:
         warnings.simplefilter("ignore")  # gradcheck warns about every float32 input
         rules = {
             "torch gradcheck(check_forward_ad=True) + gradgradcheck": torch_verdict,
-            "opcheck default mode": lambda op, s: "ok" if opcheck.audit(op, seed=s).status == "pass" else "flag",
+            "opcheck default mode": rules["opcheck default mode"],
             "opcheck full": rules["opcheck full"],
             "opcheck fast": rules["opcheck fast"],
         }
+    if args.opcheck_only:
+        rules = {k: v for k, v in rules.items() if k.startswith("opcheck")}
     runs = f" (op x seed runs, seeds {seeds.start}-{seeds.stop - 1})" if len(seeds) > 1 else ""
     print(f"{'rule':<55}{'bugs caught':>14}{'false alarms':>15}{runs}")
     for label, rule in rules.items():

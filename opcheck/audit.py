@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import budget as budgets
 from . import complex_support, configurations, contract, forward_mode, second_order
 from .binding import bind
 from .checker import GradientChecker
@@ -26,7 +27,7 @@ from .samplers import SamplerError
 from .sampling import rng_for, sample_cotangent, sample_inputs
 from .spec import Op
 
-MODES = ("full", "fast")
+MODES = ("auto", "full", "fast")
 ORDERS = (1, 2)
 
 
@@ -34,21 +35,29 @@ def audit(
     op: Op | str,
     *,
     seed: int = 0,
-    mode: str = "full",
+    mode: str = "auto",
     inputs: Mapping[str, Any] | None = None,
     variant: str | None = None,
     plugins: Iterable[PluginSpec] = (),
     plugin: PluginInfo | None = None,
     order: int = 2,
+    budget: float | None = None,
 ) -> OpReport:
     """Audit ``op`` (an ``Op`` or a discovered op's name) and return its report.
 
     ``variant`` restricts the audit to one shape variant ("default", "N=1", ...);
     ``inputs`` fixes some or all input values (their shapes fix the symbolic dims);
     ``order=1`` skips the second-order check of ops that declare ``double_backward``.
+    ``mode="auto"`` (the default) checks every element where that fits in ``budget``
+    seconds (default ``budget.DEFAULT_BUDGET``, or ``$OPCHECK_BUDGET``), else projections
+    plus a covering sample (docs/method.md); "full" and "fast" ignore the budget.
     """
     if mode not in MODES:
         raise UsageError(f"mode={mode!r} is not a mode; use one of {MODES}")
+    if budget is not None and not budgets.valid(budget):
+        raise UsageError(f"budget={budget!r} is not a budget; use a number of seconds > 0, e.g. "
+                         f"budget={budgets.DEFAULT_BUDGET:g}")
+    seconds = budgets.resolve(budget)
     if order not in ORDERS or isinstance(order, bool):
         raise UsageError(f"order={order!r} is not an order; use 1 (first-order rules only) or 2 "
                          "(also double_backward, where an op declares it; the default)")
@@ -81,7 +90,8 @@ def audit(
                     f"op {op.name!r} has no variant {variant!r}; its variants are {list(plan)}"
                 )
             plan = {label: plan[label] for label in chosen}
-    results = [_audit_variant(op, label, dims, attrs, seed, mode, given, order)
+    share = seconds / max(1, len(plan))
+    results = [_audit_variant(op, label, dims, attrs, seed, mode, given, order, share)
                for label, (dims, attrs) in plan.items()]
     complex_support.note_once(results)
     report = OpReport(
@@ -97,7 +107,7 @@ def audit(
     if bad is not None:
         report.message = f"variant {bad.label}: {bad.message}"
         if plugin is None:  # an Op object from Python: the CLI could not find it by name
-            mode_arg = f", mode={mode!r}" if mode != "full" else ""
+            mode_arg = f", mode={mode!r}" if mode != "auto" else ""
             report.reproduce = (f"opcheck.audit(op, seed={seed}, variant={bad.label!r}{mode_arg})"
                                 f"  # op: your Op {op.name!r}")
         elif given is None:
@@ -116,7 +126,7 @@ def reproduce_command(
     if plugin is not None and plugin.source == "-p":
         parts += ["-p", plugin.name]
     parts += ["--seed", str(seed), "--variant", variant]
-    if mode != "full":
+    if mode != "auto":
         parts += ["--mode", mode]
     return shlex.join(parts)
 
@@ -180,7 +190,7 @@ def _given_inputs(op: Op, given: Mapping[str, Any]) -> tuple[dict[str, int], dic
 
 def _audit_variant(
     op: Op, label: str, dims: dict[str, int], attrs: dict[str, Any], seed: int, mode: str,
-    given: dict[str, np.ndarray] | None, order: int = 2,
+    given: dict[str, np.ndarray] | None, order: int = 2, seconds: float = budgets.DEFAULT_BUDGET,
 ) -> VariantResult:
     bound = bind(op, attrs)  # attrs reach the functions that name them; residuals unwrapped
     realified = complex_support.has_complex_inputs(op)
@@ -193,7 +203,7 @@ def _audit_variant(
             values = sample_inputs(checked, dims, rng)
             if given:
                 values.update({k: complex_support.to_real(v.copy()) for k, v in given.items()})
-            _check(checked, values, rng, mode, result, order)
+            _check(checked, values, rng, mode, result, order, seconds)
         except complex_support.ComplexOutputs:  # real inputs, complex outputs
             realified = True
             continue
@@ -211,7 +221,7 @@ def _copies(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode: str,
-           result: VariantResult, order: int = 2) -> None:
+           result: VariantResult, order: int = 2, seconds: float = budgets.DEFAULT_BUDGET) -> None:
     # Forward: contract, finiteness, determinism (first call against a second one).
     work = _copies(values)
     raw = contract.call(op.forward, "forward", work)
@@ -220,7 +230,10 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
     contract.check_unmodified("forward", work, values)
     outs, multi = contract.as_outputs(raw)
     contract.check_finite(outs, "forward's output")
-    again, _ = contract.as_outputs(contract.call(op.forward, "forward", _copies(values)))
+    copies = _copies(values)
+    timed = time.perf_counter()
+    again, _ = contract.as_outputs(contract.call(op.forward, "forward", copies))
+    forward_seconds = time.perf_counter() - timed
     _check_deterministic(outs, again)
 
     douts = [sample_cotangent(o, rng) if o.dtype.kind == "f" else None for o in outs]
@@ -236,6 +249,12 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
     eps = float(max([_precision(o, result) for o in outs if o.dtype.kind == "f"]
               + [np.finfo(values[n].dtype).eps for n in (grads or op.differentiable_inputs)]))
     checker = GradientChecker(op, values, douts, out_arg, eps)
+    if mode == "auto":  # every element where it fits in the budget (docs/method.md)
+        rules = 1 + (op.jvp is not None) + (op.double_backward is not None and order >= 2)
+        elements = rules * sum(values[n].size for n in (grads or op.differentiable_inputs))
+        mode = budgets.choose(elements, forward_seconds, seconds)
+        checker.sample_limit = budgets.sample_limit(rules * len(grads or op.differentiable_inputs),
+                                                    forward_seconds, seconds)
     for name in op.inputs:
         if grads is not None and name in grads:
             result.inputs.append(checker.check(name, grads[name], mode, rng))

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import batching, contract
+from . import batching, contract, coverage, localise
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -30,8 +30,16 @@ SHOWN_MISMATCHES = 5
 #: A failing input keeps every element's |analytic - numeric| (for the heat map) up to
 #: this size; past it the report keeps the worst elements only.
 HEATMAP_ELEMENTS = 16384
+#: Fast mode checks an input up to this size with elements near a bound in full (at most
+#: 2 * 4096 calls): its projections cannot resolve a float16 gradient small beside the
+#: others, which the full check sees (the adversarial gallery's exp_flush case).
+SMALL_INPUT = 4096
 #: Random signed directions per input in fast mode.
 PROJECTIONS = 4
+#: A sampled check leaves up to this many (or a tenth of the input's) elements within a
+#: step of a bound out of its projections and compares them one by one; more: a full check.
+#: Fast mode does the same for inputs above ``SMALL_INPUT`` elements.
+NEAR_BOUND_ELEMENTS = 1024
 
 
 class Directional(Protocol):
@@ -79,6 +87,11 @@ class GradientChecker:
         self.rtol = float(op.rtol if op.rtol is not None else default_rtol(eps))
         self.atol = float(op.atol or 0.0)
 
+        #: Elements per input a sampled check may compare one by one (set by the audit
+        #: from its budget); None: the whole covering sample.
+        self.sample_limit: int | None = None
+        self._near: dict[str, np.ndarray] = {}  # elements the projections left out
+        self._block_tests = 0
         # A partial calls straight into the op: the hot loop pays no Python frame of ours.
         self.call = functools.partial(op.forward, **self.views)
 
@@ -86,26 +99,122 @@ class GradientChecker:
               rng: np.random.Generator) -> InputResult:
         """Compare ``grad`` (backward's gradient of input ``name``, or a ``Directional``:
         one that is cheaper along a few directions than in full, such as a JVP's) with
-        finite differences of ``<dout, forward>``."""
+        finite differences of ``<dout, forward>``. ``mode`` is "full" (every element),
+        "fast" (projections; element by element only where they disagree) or "sampled"
+        (projections, a covering sample element by element, and localisation)."""
         started = time.perf_counter()
-        if mode == "fast":
+        if mode == "sampled" and not isinstance(grad, np.ndarray):
+            mode = "fast"  # a Directional's elements cost a call each: projections only
+        if mode in ("fast", "sampled"):
             try:
-                quick = self._projections(name, grad, rng)
+                exclude = mode == "sampled" or self.bufs[name].size > SMALL_INPUT
+                quick = self._projections(name, grad, rng, exclude_near=exclude)
             except Exception as exc:
                 raise ContractError(
                     f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
                     contract.user_traceback(exc),
                 ) from None
-            if isinstance(quick, InputResult):
-                quick.seconds = time.perf_counter() - started
-                return quick
-            # A projection disagreed (name the elements), or some elements sit too near a
-            # bound for a central projection: the full per-element check.
-            result = self._full(name, grad)
-            if quick:
-                result.notes.append(quick)
+            if isinstance(quick, InputResult) and mode == "sampled":
+                assert isinstance(grad, np.ndarray)
+                result = self._sampled(name, grad, rng, quick)
+            elif isinstance(quick, InputResult):
+                result = self._near_bound(name, grad, quick)
+            elif mode == "sampled" and quick is None:
+                assert isinstance(grad, np.ndarray)
+                result = self._localised(name, grad, rng)
+            else:
+                # A projection disagreed (name the elements), or too many elements sit
+                # near a bound for the projections: the full per-element check.
+                result = self._full(name, grad)
+                if quick:
+                    result.notes.append(quick)
+            result.seconds = time.perf_counter() - started
             return result
         return self._full(name, grad)
+
+    def _near_bound(self, name: str, grad: np.ndarray | Directional, quick: InputResult) -> InputResult:
+        """Fast mode: the projections passed over the elements away from a bound; compare
+        the few near one element by element (one-sided differences where they must)."""
+        near = self._near.get(name)
+        if near is None or not near.size:
+            return quick
+        part = self._full(name, grad, near)
+        part.coverage = f"{PROJECTIONS} projections + {near.size:,} elements near a bound"
+        part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
+        return part
+
+    def _sampled(self, name: str, grad: np.ndarray, rng: np.random.Generator,
+                 quick: InputResult, extra: np.ndarray | None = None) -> InputResult:
+        """Projections agreed: check a covering sample (and any elements near a bound)
+        element by element, within the budget."""
+        buf = self.bufs[name]
+        picks = [coverage.covering_sample(buf.shape, rng, self.sample_limit)]
+        near = self._near.get(name)
+        if near is not None:
+            picks.append(near)
+        if extra is not None:
+            picks.append(extra)
+        indices = np.unique(np.concatenate(picks))
+        if indices.size >= buf.size:
+            return self._full(name, grad)
+        part = self._full(name, grad, indices)
+        part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size)
+        part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
+        return part
+
+    def _localised(self, name: str, grad: np.ndarray, rng: np.random.Generator) -> InputResult:
+        """A projection disagreed: bisect element blocks until the wrong elements are
+        named, then check them (with the covering sample) element by element. If none is
+        confirmed the disagreement stays unexplained: check every element."""
+        buf = self.bufs[name]
+        near = self._near.get(name)
+        candidates = np.arange(buf.size)
+        if near is not None and near.size:
+            candidates = np.setdiff1d(candidates, near, assume_unique=True)
+        signs = np.where(rng.integers(0, 2, size=buf.size) == 0, 1.0, -1.0)
+        analytic = grad.astype(np.float64, copy=False).ravel()
+        try:
+            suspects = localise.bisect(candidates, lambda block: self._block_disagrees(name, analytic, block, signs))
+        except Exception as exc:
+            raise ContractError(
+                f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
+                contract.user_traceback(exc),
+            ) from None
+        tests = self._block_tests
+        self._block_tests = 0
+        placeholder = InputResult(name=name, shape=tuple(buf.shape), dtype=self.op.inputs[name].dtype,
+                                  status="pass", counts={})
+        part = self._sampled(name, grad, rng, placeholder, suspects)
+        if part.status == "fail":
+            part.coverage += f"; a projection disagreed, localised by {tests} block projections"
+            return part
+        result = self._full(name, grad)
+        result.notes.append("a projection disagreed but localisation named no wrong element: "
+                            "checked element by element")
+        return result
+
+    def _block_disagrees(self, name: str, analytic: np.ndarray, block: np.ndarray,
+                         signs: np.ndarray) -> bool:
+        """Does the projection along ``signs`` restricted to ``block`` disagree?"""
+        self._block_tests += 1
+        flat = self.bufs[name].reshape(-1)
+        x = flat[block].copy()
+        x64 = x.astype(np.float64)
+        t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))
+        step = np.maximum(np.abs(x64), 1.0) * t * signs[block]
+        up, down = (x64 + step).astype(flat.dtype), (x64 - step).astype(flat.dtype)
+        offsets = up.astype(np.float64) - down.astype(np.float64)
+        flat[block] = up
+        fp = fd._copy(self.call())
+        flat[block] = down
+        fm = self.call()
+        flat[block] = x
+        numeric = self.project(fp, fm)
+        a = float(offsets @ analytic[block])
+        allowed = (self.rtol * max(abs(a), abs(numeric))
+                   + fd.NOISE_FACTOR * self.eps * self.noise_rms_scale
+                   + self.atol * float(np.abs(offsets).sum()))
+        return abs(a - numeric) > allowed
 
     @functools.cached_property
     def noise_rms_scale(self) -> float:
@@ -117,18 +226,29 @@ class GradientChecker:
             for d, o in zip(self.douts, outs) if d is not None
         ))
 
-    def _full(self, name: str, grad: np.ndarray | Directional) -> InputResult:
+    def _full(self, name: str, grad: np.ndarray | Directional,
+              indices: np.ndarray | None = None) -> InputResult:
+        """Every element of input ``name`` element by element, or the flat ``indices``
+        only (a sampled check; the result then counts those elements)."""
         started = time.perf_counter()
         tensor = self.op.inputs[name]
         buf = self.bufs[name]
-        flat = buf.reshape(-1)
+        flat: Any = buf.reshape(-1)
+        values = buf
         low, high = tensor.bounds
-        plan = fd.plan_steps(buf, self.eps, low, high)
         analytic = _dense(grad).astype(np.float64).ravel()
-        numeric = np.empty(flat.size)
+        if indices is not None:
+            flat, values, analytic = _Subset(flat, indices), flat[indices], analytic[indices]
+        plan = fd.plan_steps(values, self.eps, low, high)
+        numeric = np.empty(values.size)
         copy = self._returns_views(buf)
         try:
-            method = self._numeric(name, flat, plan, copy, numeric)
+            if indices is None:
+                method = self._numeric(name, flat, plan, copy, numeric)
+            else:
+                fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
+                fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
+                method = "sampled"
             outcome, estimate, notes = self._verdicts(name, flat, plan, analytic, numeric)
         except ContractError:
             raise
@@ -139,13 +259,18 @@ class GradientChecker:
                 f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}{hint}",
                 contract.user_traceback(exc),
             ) from None
-        result = _summarise(name, buf, tensor.dtype, analytic, numeric, estimate, outcome, plan,
+        result = _summarise(name, values, tensor.dtype, analytic, numeric, estimate, outcome, plan,
                             self.rtol, self.atol, notes)
+        if indices is not None:
+            _reindex(result, indices, buf.shape)
+        else:
+            result.coverage = coverage.describe(0, buf.size, buf.size)
         result.method = method
         result.seconds = time.perf_counter() - started
         return result
 
-    def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator) -> InputResult | str | None:
+    def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator,
+                     exclude_near: bool = False) -> InputResult | str | None:
         """Fast mode: compare <dout, J d> (finite differences) with <backward(dout), d> for
         ``PROJECTIONS`` random signed directions d; ``None`` when any of them disagrees, and
         the reason when the projections cannot cover the input."""
@@ -157,19 +282,27 @@ class GradientChecker:
         t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))  # base_step at |x| <= 1
         step = np.maximum(np.abs(x64), 1.0)
         step *= t
-        if x64.min() - step.max() < low or x64.max() + step.max() > high:
-            near = np.count_nonzero((x64 - step < low) | (x64 + step > high))
-            if near:
-                return (f"fast mode: {near} element(s) within a step of a bound of the input's "
+        near = np.empty(0, dtype=np.intp)
+        if x64.min() - 2 * step.max() < low or x64.max() + 2 * step.max() > high:
+            # (twice the step: one projection is repeated at 2t to measure truncation)
+            near = np.flatnonzero((x64 - 2 * step < low) | (x64 + 2 * step > high))
+            if not exclude_near or near.size > max(NEAR_BOUND_ELEMENTS, flat.size // 10):
+                return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
                         "range, which a central projection cannot reach: checked element by element")
+            step[near] = 0.0  # the projections leave them alone; checked one by one instead
+        self._near[name] = near
         # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
         bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * flat.size // 8)), np.uint8))
         signed = bits[: PROJECTIONS * flat.size].reshape(PROJECTIONS, flat.size).astype(np.float64)
         signed *= -2.0
         signed += 1.0  # bit 0 -> +1, bit 1 -> -1
         signed *= step
+        # One more pair repeats d_0 at twice the step: how far the differences move with the
+        # step measures their truncation error (a wrong gradient's does not move).
+        signed = np.vstack([signed, 2 * signed[:1]])
+        pairs = PROJECTIONS + 1
         # Rows 2k and 2k+1 of the stack: x + d_k and x - d_k, in the input's dtype.
-        rows = 2 * PROJECTIONS
+        rows = 2 * pairs
         stack = np.empty((rows, flat.size), dtype=buf.dtype)
         np.add(x64, signed, out=stack[0::2], casting="unsafe")
         np.subtract(x64, signed, out=stack[1::2], casting="unsafe")
@@ -178,15 +311,15 @@ class GradientChecker:
         offsets = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
         analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
                     if isinstance(grad, np.ndarray) else grad.along(offsets))
-        numeric = np.empty(PROJECTIONS)
+        numeric = np.empty(pairs)
         if batching.batchable(self.op.forward, self.bufs, name, rows,
                               lambda r: sample_tensor(tensor, buf.shape, r)):
             args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
-            numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, PROJECTIONS)
+            numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, pairs)
             method = "projections, batched"
         else:
             copy = self._returns_views(buf)
-            for k in range(PROJECTIONS):
+            for k in range(pairs):
                 flat[:] = stack[2 * k]
                 fp = self.call()
                 fp = fd._copy(fp) if copy else fp
@@ -201,6 +334,10 @@ class GradientChecker:
         diff = np.abs(analytic - numeric)
         if np.any(diff > allowed):
             return None
+        if isinstance(grad, np.ndarray) and np.any(
+                diff[:-1] > self._measured(grad, offsets, analytic, numeric, noise)[:-1]):
+            return None  # (the 2t pair only measures: its own truncation is 8x pair 0's)
+        analytic, numeric, diff = analytic[:-1], numeric[:-1], diff[:-1]
         rel = diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
         return InputResult(
             name=name, shape=tuple(buf.shape), dtype=tensor.dtype, status="pass",
@@ -208,7 +345,24 @@ class GradientChecker:
             max_rel_error=float(rel.max()), max_abs_error=float(diff.max() / (2 * t)),
             rtol=self.rtol, atol=self.atol, step_min=t, step_max=t,
             max_error_estimate=noise / (2 * t), method=method,
+            coverage=f"{PROJECTIONS} projections",
         )
+
+    def _measured(self, grad: np.ndarray, offsets: np.ndarray, analytic: np.ndarray,
+                  numeric: np.ndarray, noise: float) -> np.ndarray:
+        """A projection's own error, measured: truncation grows as t^3 in <dout, J d>
+        while a wrong gradient's error grows as t, so pair 0 (step t) and the last pair
+        (2t) give truncation = |e_2t - 2 e_t| / 6. Add the rounding of the outputs and of
+        the gradient itself (its dtype's eps on each of its terms, as a random walk). The
+        rtol bound above can hide one wrong element among many; this one cannot, and
+        where it is looser the rtol bound stands."""
+        e = numeric - analytic
+        truncation = abs(e[-1] - 2 * e[0]) / 6
+        scale = np.abs(analytic) / max(abs(analytic[0]), 1e-300)
+        terms = np.sqrt(np.square(offsets) @ np.square(grad.astype(np.float64, copy=False).ravel()))
+        geps = float(np.finfo(grad.dtype).eps) if grad.dtype.kind == "f" else self.eps
+        return (fd.ERROR_ESTIMATE_FACTOR * (truncation * np.maximum(scale, 1.0) + noise)
+                + 64 * max(geps, self.eps) * terms + self.atol * np.abs(offsets).sum(axis=1))
 
     def _returns_views(self, buf: np.ndarray) -> bool:
         out = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
@@ -401,3 +555,39 @@ def _abs_errors(diff: np.ndarray, compared: np.ndarray) -> list[float | None] | 
     if diff.size > HEATMAP_ELEMENTS:
         return None
     return [float(d) if c else None for d, c in zip(diff.tolist(), compared.tolist())]
+
+
+class _Subset:
+    """Elements ``index`` of a flat buffer, addressed as if they were the whole buffer:
+    finite_diff's loops index a step plan and the buffer with the same i."""
+
+    def __init__(self, flat: np.ndarray, index: np.ndarray) -> None:
+        self.flat, self.index, self.dtype = flat, index, flat.dtype
+
+    def __getitem__(self, i: int) -> Any:
+        return self.flat[self.index[i]]
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        self.flat[self.index[i]] = value
+
+    def min(self) -> Any:
+        return self.flat[self.index].min()
+
+    def max(self) -> Any:
+        return self.flat[self.index].max()
+
+
+def _reindex(result: InputResult, indices: np.ndarray, shape: tuple[int, ...]) -> None:
+    """A sampled check's result was summarised over its sample: name the input's elements."""
+    for element in [result.worst, *result.mismatches, *result.unresolved]:
+        if element is not None and element.index:
+            flat = int(indices[element.index[0]])
+            element.index = tuple(int(k) for k in np.unravel_index(flat, shape)) if shape else ()
+    result.shape = tuple(shape)
+    result.abs_errors = None
+    result.coverage = coverage.describe(0, indices.size, int(np.prod(shape)) if shape else 1)
+
+
+def _max_or_none(a: float | None, b: float | None) -> float | None:
+    present = [v for v in (a, b) if v is not None]
+    return max(present) if present else None

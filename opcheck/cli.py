@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .budget import ENV as BUDGET_ENV
+from .budget import resolve as resolve_budget
 from .errors import InputError, UsageError
 from .escape import visible
 from .expectations import Expectations, is_ok
@@ -51,7 +53,7 @@ __all__ = ["build_parser", "main", "plugin_error_reports", "select", "write_atom
 RESULTS_NAME = "results.jsonl"
 #: ``opcheck.audit.MODES``, spelled out so that ``--help`` costs no numpy import
 #: (tests/test_cli.py keeps the two in step).
-MODES = ("full", "fast")
+MODES = ("auto", "full", "fast")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,8 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("audit", parents=[plugin_opts, report_opts], help="audit ops (all by default)")
     run.add_argument("names", nargs="*", metavar="NAME", help="op names or globs such as 'mylib.*'")
     run.add_argument("--seed", type=_seed, default=0, help="seed for inputs and dout (default 0)")
-    run.add_argument("--mode", choices=MODES, default="full",
-                     help="full: every element; fast: random projections (default full)")
+    run.add_argument("--mode", choices=MODES, default="auto",
+                     help="auto: every element where it fits in --budget, else projections plus "
+                          "a covering sample (default); full: every element; fast: random "
+                          "projections")
+    run.add_argument("--budget", type=_budget, metavar="SECONDS",
+                     help="seconds one op's default (auto) audit may spend choosing what to "
+                          "check element by element (default 5)")
     run.add_argument("--order", type=int, choices=(1, 2), default=2,
                      help="2: also check double_backward where an op declares it (default); "
                           "1: first-order rules only (backward, jvp, the adjoint test)")
@@ -182,6 +189,13 @@ def _nonnegative(text: str) -> float:
     return value
 
 
+def _budget_value(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(f"{text} is not a budget; use a number of seconds > 0, e.g. 5")
+    return value
+
+
 def _growth_factor(text: str) -> float:
     value = float(text)
     if not value >= 1.0:
@@ -201,6 +215,7 @@ _formats = _argument_type(parse_formats)
 _positive_int = _argument_type(_positive)
 _seconds = _argument_type(_nonnegative)
 _seed = _argument_type(_seed_value)
+_budget = _argument_type(_budget_value)
 _size = _argument_type(_bytes)
 _shard = _argument_type(parse_shard)
 _factor = _argument_type(_growth_factor)
@@ -296,6 +311,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     threads = set(threading.enumerate())
+    if args.budget is not None:  # read by opcheck.budget here and in the worker processes
+        os.environ[BUDGET_ENV] = repr(args.budget)
     outputs = _outputs(args.format, args.output)
     broken = plugin_error_reports(registry, args.names)
     for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
@@ -323,6 +340,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     meta: dict[str, Any] = {
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
         "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
+        # the budget shapes only the default mode's checks; merges compare it
+        "budget": resolve_budget(args.budget) if args.mode == "auto" else None,
     }
     from .merge import run_identity
 

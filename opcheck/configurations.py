@@ -9,6 +9,10 @@
   points, else a pairwise covering design (every value of every attr, and every pair
   of values of two attrs, in at least one configuration), built greedily and
   deterministically from the grid with the defaults first.
+- Dims above ``SMALL_DIM`` (64) are audited at their declared size in the default variant
+  only; every other variant starts from small sizes (``small_base``: 5, 6, 7, ...,
+  equal dims kept equal, unequal kept unequal), where size-1, odd and non-square shape
+  logic shows as well and costs little.
 - Anything that breaks a declared relation (a shape expression below 1, an empty
   integer range, a failing constraint) is left out; a dim variant tries the next sizes.
 
@@ -159,6 +163,7 @@ def plan(op: Op) -> dict[str, Variant]:
     first = configs[0] if configs else {k: v[0] for k, v in op.attrs.items()}
     prefix = label(first)
     result: dict[str, Variant] = {prefix or DEFAULT_VARIANT: (default, first)}
+    declared, default = default, small_base(op, default, first)
     taken = set(default.values())
     for dim, size in default.items():
         others = [s for s in range(size + 1, size + 5) if s not in taken] or [size + 1]
@@ -170,5 +175,27 @@ def plan(op: Op) -> dict[str, Variant]:
             if new != size and violation(op, dims, first) is None:
                 result[f"{prefix} {dim}={new}".strip()] = (dims, first)
     for config in configs[1:]:
-        result[label(config)] = (default, config)
+        small = default if violation(op, default, config) is None else declared
+        result[label(config)] = (small, config)
     return result
+
+
+#: Dims larger than this are audited at their declared size once (the default variant);
+#: every other variant takes them at a small size (``small_base``).
+SMALL_DIM = 64
+
+
+def small_base(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> dict[str, int]:
+    """The dims the non-default variants start from: each dim above ``SMALL_DIM`` becomes
+    a small size (5, 6, 7, ...; dims of equal declared size stay equal, unequal ones stay
+    unequal and unequal to the small dims), so shape logic (size 1, odd, non-square) is
+    still exercised but a variant costs little. The declared dims where that breaks a
+    declared relation."""
+    large = sorted({v for v in dims.values() if v > SMALL_DIM})
+    if not large:
+        return dict(dims)
+    used = {v for v in dims.values() if v <= SMALL_DIM}
+    free = [s for s in range(5, 5 + len(large) + len(used) + 8) if s not in used]
+    mapping = dict(zip(large, free))
+    small = {k: mapping.get(v, v) for k, v in dims.items()}
+    return small if violation(op, small, attrs) is None else dict(dims)

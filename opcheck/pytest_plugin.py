@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MARKER = "opcheck"
 #: The collector holding the op items: their node ids are ``opcheck::<op name>``.
 COLLECTOR_NAME = "opcheck"
-MODES = ("full", "fast")
+MODES = ("auto", "full", "fast")
 _MARKER_KWARGS = ("seed", "mode", "xfail", "skip", "strict")
 _XPASS = pytest.StashKey[str]()
 #: How the reason of an expected failure from ``--opcheck-baseline`` starts.
@@ -264,7 +264,8 @@ class OpItem(pytest.Item):
                     raise
                 raise OpFailure(f"op {self.name!r} raised KeyboardInterrupt{_args(exc)}") from None
         self.user_properties += [("opcheck_status", self.report.status),
-                                 ("max_rel_error", self.report.max_rel_error)]
+                                 ("max_rel_error", self.report.max_rel_error),
+                                 ("opcheck_coverage", self.report.coverage)]
         if failure:
             raise OpFailure(failure)
 
@@ -326,7 +327,7 @@ def setting(node: pytest.Item, key: str, explicit: Any = None) -> Any:
     value = node.config.getoption(f"opcheck_{key}")
     if value is not None:
         return value
-    return {"seed": 0, "mode": "full"}[key]
+    return {"seed": 0, "mode": "auto"}[key]
 
 
 def _selectors(value: Any, kind: str) -> dict[str, str]:

@@ -37,7 +37,8 @@ def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> 
         f"{HEADINGS.get(item.check, 'Mismatch')}: op {op!r}, input {item.name!r}, variant {variant.label} "
         f"(dims {_dims(variant.dims)}, seed {variant.seed})",
         f"Mismatched elements: {item.counts['fail']} / {item.size} "
-        f"({100.0 * item.counts['fail'] / max(1, item.size):.3g}%)",
+        f"({100.0 * item.counts['fail'] / max(1, item.size):.3g}%)"
+        + (f"; checked {item.coverage}" if item.coverage and not item.coverage.startswith("all ") else ""),
         f"Max absolute difference: {_num(item.max_abs_error)}",
         f"Max relative difference: {_num(item.max_rel_error)}",
         f"Tolerance: rtol={item.rtol:.3g}, atol={item.atol:.3g}, plus the finite difference's "
@@ -85,7 +86,8 @@ def format_op(report: OpReport) -> str:
     """Everything a person needs about one op: verdict, and for a failure where and why."""
     head = f"{report.name}: {report.status.upper()}"
     if report.status == "pass":
-        lines = [head + f" (max rel error {_num(report.max_rel_error)}, {len(report.variants)} variants)"]
+        covered = f"; checked {report.coverage}" if report.coverage else ""
+        lines = [head + f" (max rel error {_num(report.max_rel_error)}, {len(report.variants)} variants{covered})"]
     else:
         lines = [head + f" — {report.message}"]
         variant = report.failing_variant()

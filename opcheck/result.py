@@ -73,6 +73,9 @@ class InputResult:
     abs_errors: list[float | None] | None = None
     #: Which rule this compares (one of ``CHECKS``).
     check: str = "backward"
+    #: What was compared: "all 32,768 elements", "4 projections + 1,024 sampled elements
+    #: (of 32,768)" (docs/method.md, "The default mode and its budget").
+    coverage: str = ""
 
     @property
     def size(self) -> int:
@@ -119,7 +122,7 @@ class OpReport:
 
     name: str
     status: str
-    mode: str = "full"
+    mode: str = "auto"
     seed: int = 0
     plugin: str | None = None
     variants: list[VariantResult] = field(default_factory=list)
@@ -133,6 +136,19 @@ class OpReport:
         return _max(v.max_rel_error for v in self.variants)
 
     @property
+    def coverage(self) -> str:
+        """What the audit compared, over every variant: "all elements" where each input
+        was checked element by element, else the default shape's first-order inputs'
+        coverage ("x: 4 projections + 1,024 sampled elements (of 32,768)")."""
+        items = [i for v in self.variants for i in v.first_order if i.coverage]
+        if not items:
+            return ""
+        if all(i.coverage.startswith("all ") for i in items):
+            return "all elements of every input"
+        first = self.variants[0].first_order
+        return "; ".join(f"{i.name}: {i.coverage}" for i in first if i.coverage) or items[0].coverage
+
+    @property
     def ok(self) -> bool:
         return self.status == "pass"
 
@@ -143,6 +159,7 @@ class OpReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["max_rel_error"] = self.max_rel_error
+        data["coverage"] = self.coverage
         for variant, vdata in zip(self.variants, data["variants"]):
             vdata["max_rel_error"] = variant.max_rel_error
         return data

@@ -50,7 +50,7 @@ class RunOptions:
     """How to audit: the audit's own options, and how many processes and how long."""
 
     seed: int = 0
-    mode: str = "full"
+    mode: str = "auto"
     variant: str | None = None
     order: int = 2
     plugins: tuple[str, ...] = ()

@@ -21,6 +21,7 @@ def report_to_dict(report: OpReport) -> dict[str, Any]:
     copies (a JSON report of hundreds of ops holds hundreds of thousands of values)."""
     data = _plain(report)
     data["max_rel_error"] = jsonable(report.max_rel_error)
+    data["coverage"] = report.coverage
     for variant, vdata in zip(report.variants, data["variants"]):
         vdata["max_rel_error"] = jsonable(variant.max_rel_error)
     return data

@@ -95,7 +95,7 @@ def reproduce_command(
     parts += ["--seed", str(seed)]
     if variant is not None:
         parts += ["--variant", variant]
-    if mode != "full":
+    if mode != "auto":
         parts += ["--mode", mode]
     return shlex.join([*parts, "--jobs", "1"])
 

@@ -136,7 +136,7 @@ def test_options_live_in_their_own_group(pytester: pytest.Pytester) -> None:
         "  --opcheck * collect every discovered op as a test item whose id is*",
         "  --opcheck-ops=GLOB*",
         "  --opcheck-plugin=MODULE",
-        "  --opcheck-mode={full,fast}",
+        "  --opcheck-mode={auto,full,fast}",
         "  --opcheck-seed=N*",
     ])
     result.stdout.fnmatch_lines(["  opcheck_plugins (args):*", "  opcheck_xfail_strict (bool):*"])

@@ -131,6 +131,8 @@ def _details(report: OpReport, anchor: str) -> str:
             f"{e(report.status.upper())}</span></h2>")]
     if report.message:
         out.append(f"<p>{e(report.message)}</p>")
+    if report.coverage:
+        out.append(f'<p class="coverage">checked {e(report.coverage)}</p>')
     failing = [(v, i) for v in report.variants for i in v.inputs if i.status == "fail"]
     for variant in report.variants:
         if variant.status == "error" and variant.traceback:

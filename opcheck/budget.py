@@ -1,0 +1,58 @@
+"""How long one op's default audit may take, and what the default mode checks within it.
+
+The default mode (``mode="auto"``) times one forward call and estimates the cost of an
+element-wise check (two calls per input element); where that fits the op's budget it
+checks every element (exactly ``mode="full"``), otherwise it checks random projections
+over every element plus a covering sample element by element (``checker``'s "sampled"
+plan), naming wrong elements by localisation (``localise.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+#: Seconds one op's default audit may spend on its finite differences (all variants):
+#: a few seconds per op keeps a library of hundreds of ops in minutes.
+DEFAULT_BUDGET = 5.0
+#: ``opcheck audit --budget`` sets this for its worker processes, which inherit it.
+ENV = "OPCHECK_BUDGET"
+#: Per-call overhead of the element loop beyond the forward itself (seconds): a Python
+#: frame, the projection and two writes into the input.
+CALL_OVERHEAD = 4e-6
+#: A full check runs second looks on suspicious elements: leave this much headroom.
+HEADROOM = 1.5
+
+
+def resolve(budget: float | None) -> float:
+    """The budget in seconds: the argument, else ``$OPCHECK_BUDGET``, else the default."""
+    if budget is None:
+        raw = os.environ.get(ENV)
+        budget = float(raw) if raw else DEFAULT_BUDGET
+    return float(budget)
+
+
+def valid(budget: object) -> bool:
+    return (isinstance(budget, (int, float)) and not isinstance(budget, bool)
+            and math.isfinite(budget) and budget > 0)
+
+
+def full_cost(elements: int, forward_seconds: float) -> float:
+    """Estimated seconds of an element-wise check of ``elements`` input elements."""
+    return HEADROOM * 2 * elements * (forward_seconds + CALL_OVERHEAD)
+
+
+def choose(elements: int, forward_seconds: float, seconds: float) -> str:
+    """"full" where every element fits in ``seconds``, else "sampled"."""
+    return "full" if full_cost(elements, forward_seconds) <= seconds else "sampled"
+
+
+#: A sampled check compares at least this many elements per input, whatever the budget.
+MIN_SAMPLE = 64
+
+
+def sample_limit(inputs: int, forward_seconds: float, seconds: float) -> int:
+    """Elements per input a sampled check can compare one by one within ``seconds``
+    (half of it: projections, localisation and second looks take the rest)."""
+    per_input = seconds / 2 / max(1, inputs) / full_cost(1, forward_seconds)
+    return max(MIN_SAMPLE, int(per_input))

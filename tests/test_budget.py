@@ -1,0 +1,133 @@
+"""The default mode: every element where the budget allows, else projections, a covering
+sample and localisation that names a single wrong element among 10^5."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import opcheck
+from opcheck import Op, Tensor, budget, coverage, localise
+from opcheck.errors import UsageError
+
+
+def _scale_fw(x, w):
+    return x * w
+
+
+def _scale_bw(dout, x, w):
+    return {"x": dout * w, "w": dout * x}
+
+
+def _scale_bw_one_wrong(dout, x, w):
+    grads = _scale_bw(dout, x, w)
+    grads["x"][123, 456] *= 1.001  # one element of 100,000, 0.1% off
+    return grads
+
+
+def _big(backward) -> Op:
+    return Op(name="big.scale", forward=_scale_fw, backward=backward,
+              inputs={"x": Tensor(shape=("N", "M")), "w": Tensor(shape=("N", "M"))},
+              dims={"N": 200, "M": 500})
+
+
+def test_a_small_op_is_checked_in_full_and_says_so():
+    op = Op(name="small.scale", forward=_scale_fw, backward=_scale_bw,
+            inputs={"x": Tensor(shape=("N",)), "w": Tensor(shape=("N",))}, dims={"N": 6})
+    report = opcheck.audit(op)
+    assert report.mode == "auto" and report.status == "pass"
+    item = report.variants[0].inputs[0]
+    assert item.coverage == "all 6 elements" and sum(item.counts.values()) == 6
+    assert "checked all elements of every input" in str(report)
+
+
+def test_over_budget_a_correct_op_passes_on_projections_and_a_covering_sample():
+    report = opcheck.audit(_big(_scale_bw), variant="default", budget=0.5)
+    assert report.status == "pass", str(report)
+    item = report.variants[0].inputs[0]
+    assert item.coverage.startswith("4 projections + ") and "of 100,000" in item.coverage
+    assert 0 < item.size < 100_000
+    assert "projections" in report.to_dict()["coverage"]
+
+
+def test_one_wrong_element_among_100000_is_named_with_both_values():
+    report = opcheck.audit(_big(_scale_bw_one_wrong), variant="default", budget=0.5)
+    assert report.status == "fail"
+    item = report.variants[0].inputs[0]
+    assert item.name == "x" and [e.index for e in item.mismatches] == [(123, 456)]
+    wrong = item.mismatches[0]
+    assert wrong.analytic == pytest.approx(1.001 * wrong.numeric, rel=1e-6)
+    assert "localised" in item.coverage and "(123, 456)" in str(report)
+
+
+def test_full_mode_ignores_the_budget():
+    op = Op(name="mid.scale", forward=_scale_fw, backward=_scale_bw,
+            inputs={"x": Tensor(shape=("N",)), "w": Tensor(shape=("N",))}, dims={"N": 3000})
+    report = opcheck.audit(op, mode="full", variant="default", budget=1e-6)
+    assert report.variants[0].inputs[0].coverage == "all 3,000 elements"
+    assert opcheck.audit(op, variant="default", budget=1e-6).variants[0].inputs[0].size < 3000
+
+
+def test_a_bad_budget_is_a_usage_error():
+    with pytest.raises(UsageError, match="budget"):
+        opcheck.audit(_big(_scale_bw), budget=0)
+
+
+def test_the_choice_follows_the_cost_of_a_forward_call():
+    assert budget.choose(1000, 1e-6, 5.0) == "full"
+    assert budget.choose(10**6, 1e-3, 5.0) == "sampled"
+
+
+def test_the_covering_sample_touches_every_row_column_and_corner():
+    rng = np.random.default_rng(0)
+    picks = coverage.covering_sample((30, 40), rng)
+    rows, cols = np.unravel_index(picks, (30, 40))
+    assert set(rows) == set(range(30)) and set(cols) == set(range(40))
+    assert {0, 39, 1160, 1199} <= set(picks.tolist())
+    assert coverage.covering_sample((30, 40), rng, limit=10).size == 10
+
+
+def test_bisection_finds_each_bad_element_in_about_2_log2_n_tests():
+    bad = {777, 31_000}
+    tests = []
+
+    def disagrees(block):
+        tests.append(block.size)
+        return bool(bad & set(block.tolist()))
+
+    found = localise.bisect(np.arange(100_000), disagrees)
+    assert bad <= set(found.tolist()) and found.size <= 2 * localise.LEAF
+    assert len(tests) <= 4 * 17
+
+
+def _mm_fw(x, w):
+    return x @ w
+
+
+def _mm_bw_wrong_when_m_is_1(dout, x, w):
+    dw = x.T @ dout
+    if w.shape[1] == 1:  # a bug only a size-1 dim shows
+        dw = dw * 2
+    return {"x": dout @ w.T, "w": dw}
+
+
+def _mm_bw_square_only(dout, x, w):
+    # A bug only a non-square x shows: a factor N / K that is 1 at the declared sizes.
+    return {"x": dout @ w.T, "w": (x.T @ dout) * (x.shape[0] / x.shape[1])}
+
+
+def test_variants_of_a_large_op_run_at_small_sizes_and_still_catch_shape_bugs():
+    from opcheck.configurations import plan
+
+    op = Op(name="big.mm", forward=_mm_fw, backward=_mm_bw_wrong_when_m_is_1,
+            inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
+            dims={"N": 128, "K": 128, "M": 96})
+    variants = plan(op)
+    assert variants["default"][0] == {"N": 128, "K": 128, "M": 96}
+    assert all(max(dims.values()) <= 8 for label, (dims, _) in variants.items() if label != "default")
+    report = opcheck.audit(op)
+    assert report.status == "fail" and report.failing_variant().label == "M=1"
+    square = Op(name="big.square", forward=_mm_fw, backward=_mm_bw_square_only,
+                inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
+                dims={"N": 80, "K": 80, "M": 80})
+    assert opcheck.audit(square).status == "fail"  # the N != K variants show it
