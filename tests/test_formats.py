@@ -48,7 +48,7 @@ def _load_plugin(name: str) -> types.ModuleType:
 
 hostile_ops = _load_plugin("hostile_ops")
 
-META = {"tool": "opcheck", "seed": 0, "mode": "full", "variant": None, "select": [],
+META = {"tool": "opcheck", "seed": 0, "mode": "auto", "variant": None, "select": [],
         "shard": None, "duration": 1.25}
 
 
