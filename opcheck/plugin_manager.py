@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -29,16 +30,25 @@ ENTRY_POINT_GROUP = "opcheck"
 DISABLE_AUTOLOAD_ENV = "OPCHECK_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PACKAGE = "opcheck_plugins"
 
-PluginSpec = str | ModuleType
+PluginSpec = Any  # a module, an importable name, "no:NAME", or any object with hook methods
 
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """Where a registered plugin came from: ``builtin``, ``entry point`` or ``-p``."""
+    """Where a registered plugin came from: ``builtin``, ``entry point`` or ``-p``.
+    ``module`` is the plugin object itself: a module, or any object with hook methods."""
 
     name: str
     source: str
-    module: ModuleType
+    module: Any
+
+    @property
+    def file(self) -> str | None:
+        """The source file of the plugin (of its class, for an instance)."""
+        found = getattr(self.module, "__file__", None)
+        if found is None and not isinstance(self.module, ModuleType):
+            found = getattr(sys.modules.get(type(self.module).__module__), "__file__", None)
+        return found
 
 
 @dataclass
@@ -49,6 +59,7 @@ class Registry(Mapping[str, Op]):
     plugin_of: dict[str, PluginInfo] = field(default_factory=dict)
     errors: list[PluginError] = field(default_factory=list)
     plugins: list[PluginInfo] = field(default_factory=list)
+    plugin_manager: pluggy.PluginManager | None = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Op:
         return self.ops[name]
@@ -87,12 +98,17 @@ def make_plugin_manager(
     loaded: list[PluginInfo] = []
     errors: list[PluginError] = []
 
-    def register(name: str, source: str, module: ModuleType) -> None:
+    def register(name: str, source: str, module: Any) -> None:
         short = name.rsplit(".", 1)[-1] if source == "builtin" else name
         if pm.is_blocked(name) or pm.is_blocked(short) or pm.is_registered(module):
             return
-        pm.register(module, name=name)
-        loaded.append(PluginInfo(name, source, module))
+        unique, count = name, 1
+        while pm.has_plugin(unique):  # two instances of one class are two plugins
+            count += 1
+            unique = f"{name}#{count}"
+        pm.register(module, name=unique)
+        loaded.append(PluginInfo(unique, source, module))
+        errors.extend(_unmarked_hooks(pm, unique, module))
 
     for name in builtin_modules():
         register(name, "builtin", importlib.import_module(name))
@@ -109,8 +125,8 @@ def make_plugin_manager(
             register(ep.name, "entry point", module)
 
     for spec in explicit:
-        if isinstance(spec, ModuleType):
-            register(spec.__name__, "-p", spec)
+        if not isinstance(spec, str):  # a module or any object with hook methods
+            register(_object_name(spec), "-p", spec)
             continue
         if pm.is_blocked(spec):
             continue
@@ -122,6 +138,27 @@ def make_plugin_manager(
 
     _check_hooks(pm, loaded, errors)
     return pm, loaded, errors
+
+
+def _object_name(plugin: Any) -> str:
+    """A module's name; for any other object, its class's dotted name."""
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _unmarked_hooks(pm: pluggy.PluginManager, name: str, plugin: Any) -> list[PluginError]:
+    """An ``opcheck_*`` function without ``@opcheck.hookimpl`` is never called (pluggy only
+    collects marked functions): say so rather than leave the user wondering where the
+    ops went."""
+    found = []
+    for attr in sorted(a for a in dir(plugin) if a.startswith(hookspecs.NAME + "_")):
+        value = getattr(plugin, attr, None)
+        if callable(value) and pm.parse_hookimpl_opts(plugin, attr) is None:
+            found.append(PluginError(name, f"{attr}() is not marked with @opcheck.hookimpl, "
+                                           "so opcheck never calls it; add the decorator"))
+    return found
 
 
 def _check_hooks(pm: pluggy.PluginManager, loaded: list[PluginInfo], errors: list[PluginError]) -> None:
@@ -144,14 +181,11 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
 
     Broken plugins do not raise: they are listed in ``.errors`` of the returned registry.
     """
-    _, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
-    registry = Registry(errors=errors, plugins=loaded)
+    pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
+    registry = Registry(errors=errors, plugins=loaded, plugin_manager=pm)
     duplicates: set[str] = set()
-    for info in loaded:
-        impl = getattr(info.module, "opcheck_ops", None)
-        if impl is None:
-            continue
-        for op in _collect(info, impl, registry.errors):
+    for info, call in _each_implementation(pm, "opcheck_ops", loaded):
+        for op in _collect(info, call, registry.errors):
             first = registry.plugin_of.get(op.name)
             if first is not None:
                 duplicates.add(op.name)
@@ -168,22 +202,84 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
             registry.plugin_of[op.name] = info
     for name in duplicates:  # ambiguous: audit neither copy
         del registry.ops[name]
-    _collect_samplers(registry)
+    _collect_samplers(registry, pm)
     return registry
 
 
-def _collect_samplers(registry: Registry) -> None:
+HookCall = Callable[[], list[Any]]
+
+
+def _each_implementation(
+    pm: pluggy.PluginManager, hook: str, loaded: list[PluginInfo]
+) -> Iterator[tuple[PluginInfo, HookCall]]:
+    """One pluggy call per plugin implementing ``hook``, so one broken plugin cannot stop
+    the others. Each call runs that plugin's implementation inside every wrapper
+    (``wrapper=True`` / ``hookwrapper=True``), which may filter or change its result.
+    Plugins are visited in load order, ``tryfirst`` ones first and ``trylast`` ones last."""
+    caller = getattr(pm.hook, hook)
+    impls = [i for i in caller.get_hookimpls() if not (i.wrapper or i.hookwrapper)]
+    wrappers = [i for i in caller.get_hookimpls() if i.wrapper or i.hookwrapper]
+    by_plugin = {id(impl.plugin): impl for impl in impls}
+    plain = [impl.plugin for impl in impls]
+
+    def rank(info: PluginInfo) -> int:
+        impl = by_plugin[id(info.module)]
+        return 0 if impl.tryfirst else 2 if impl.trylast else 1
+
+    for info in sorted((i for i in loaded if id(i.module) in by_plugin), key=rank):
+        subset = pm.subset_hook_caller(hook, [p for p in plain if p is not info.module])
+        yield info, _blaming(info, by_plugin[id(info.module)], wrappers, subset)
+
+
+def _blaming(info: PluginInfo, impl: Any, wrappers: list[Any], call: Any) -> HookCall:
+    """``call``, whose exceptions name the wrapper that raised them when it was a wrapper
+    rather than the plugin's own implementation (``WrapperError``)."""
+
+    def run() -> list[Any]:
+        try:
+            return list(call())
+        except Exception as exc:
+            codes = {tb.tb_frame.f_code for tb in _tracebacks(exc)}
+            if impl.function.__code__ not in codes:
+                for wrapper in wrappers:
+                    if wrapper.function.__code__ in codes:
+                        raise WrapperError(wrapper.plugin_name, exc) from exc
+            raise
+    return run
+
+
+class WrapperError(Exception):
+    """A hook wrapper raised while wrapping another plugin's implementation."""
+
+    def __init__(self, plugin: str, error: Exception) -> None:
+        super().__init__(plugin, error)
+        self.plugin, self.error = plugin, error
+
+
+def _tracebacks(exc: BaseException) -> Iterator[Any]:
+    tb = exc.__traceback__
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def _collect_samplers(registry: Registry, pm: pluggy.PluginManager) -> None:
     """Every plugin's ``opcheck_samplers()``, installed for sampling; an op naming a sampler
     nobody declared becomes an error entry instead of failing at its first draw."""
     from . import samplers
 
     table: dict[str, tuple[str, Any]] = {}
-    for info in registry.plugins:
-        impl = getattr(info.module, "opcheck_samplers", None)
-        if impl is None:
-            continue
+    for info, call in _each_implementation(pm, "opcheck_samplers", registry.plugins):
         try:
-            given = dict(impl())
+            given: dict[Any, Any] = {}
+            results = call()
+            if not results:  # pluggy drops a None result
+                raise TypeError("opcheck_samplers() returned None")
+            for result in results:
+                given.update(result)
+        except WrapperError as exc:
+            registry.errors.append(_wrapper_error(info, "opcheck_samplers", exc))
+            continue
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
             where = _plugin_frame(info, exc)
             registry.errors.append(PluginError(info.name, f"opcheck_samplers() raised or did not "
@@ -214,26 +310,31 @@ def _collect_samplers(registry: Registry) -> None:
                 break
 
 
-def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]:
+def _collect(info: PluginInfo, call: HookCall, errors: list[PluginError]) -> list[Op]:
     try:
         with collecting():  # an invalid Op becomes an error entry, not a lost list
-            result = impl()
+            results = call()  # [what the plugin returned], as the wrappers left it
     except ValidationError as exc:
         errors.append(_declaration_error(info, exc))
+        return []
+    except WrapperError as exc:
+        errors.append(_wrapper_error(info, "opcheck_ops", exc))
         return []
     except Exception as exc:
         where = _plugin_frame(info, exc)
         errors.append(PluginError(info.name, f"opcheck_ops() raised {_one_line(exc)}{where}"))
         return []
-    if result is None:
+    if not results:  # pluggy drops a None result
         errors.append(PluginError(info.name, "opcheck_ops() returned None; return a list of opcheck.Op"))
         return []
-    try:
-        with collecting():
-            items = list(result)  # a generator builds its ops here
-    except Exception as exc:
-        errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
-        return []
+    items: list[Any] = []
+    for result in results:
+        try:
+            with collecting():
+                items.extend(result)  # a generator builds its ops here
+        except Exception as exc:
+            errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
+            return []
     ops = []
     for position, item in enumerate(items):
         if isinstance(item, Op) and item._invalid is not None:
@@ -248,6 +349,11 @@ def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]
                 )
             )
     return ops
+
+
+def _wrapper_error(info: PluginInfo, hook: str, exc: WrapperError) -> PluginError:
+    return PluginError(exc.plugin, f"its {hook}() wrapper raised {_one_line(exc.error)} while "
+                                   f"wrapping plugin {info.name!r}")
 
 
 def _declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
@@ -284,7 +390,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def _plugin_frame(info: PluginInfo, exc: BaseException) -> str:
     """' at FILE:LINE' of the deepest traceback frame inside the plugin's own file."""
-    filename = getattr(info.module, "__file__", None)
+    filename = info.file
     if not filename:
         return ""
     target = os.path.realpath(filename)

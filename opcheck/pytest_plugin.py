@@ -287,7 +287,7 @@ def _where(op: Op | None, plugin: PluginInfo | None) -> tuple[str | None, int]:
     code = getattr(getattr(op, "forward", None), "__code__", None)
     if code is not None:
         return code.co_filename, code.co_firstlineno
-    return getattr(plugin.module if plugin else None, "__file__", None), 1
+    return (plugin.file if plugin else None), 1
 
 
 class OpcheckWarning(UserWarning):
