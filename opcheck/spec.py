@@ -28,6 +28,7 @@ from pydantic import (
 from . import expressions, relations
 from .declaration_errors import Invalid, caller_location, deferring
 from .limits import check_range, check_size
+from .frozen import FrozenDict, FrozenList, freeze
 
 __all__ = ["DEFAULT_DIM", "Op", "Tensor"]
 
@@ -241,23 +242,23 @@ class Op(BaseModel):
     #: Second-order rule (CONTRACT.md §7): the VJP of ``backward``; called with ``ggrads``,
     #: ``dout``, every input and optionally ``out``.
     double_backward: Callable[..., Any] | None = None
-    dims: dict[str, int] = {}
+    dims: dict[str, int] = FrozenDict()
     description: str = ""
     rtol: float | None = None
     atol: float | None = None
     #: Expected failures and skips, read by the pytest plugin: selector → reason, where a
     #: selector is "*" (the whole op), a variant label such as "N=1", a dtype name, or a
     #: check ("backward", "jvp", "adjoint", "double_backward": docs/pytest.md).
-    xfail: dict[str, str] = {}
-    skip: dict[str, str] = {}
+    xfail: dict[str, str] = FrozenDict()
+    skip: dict[str, str] = FrozenDict()
     #: CONTRACT.md §6: forward returns ``(output, residuals)`` and backward takes
     #: ``residuals`` (from its own forward call) instead of every input.
     residuals: bool = False
     #: Non-array parameters: name → the values to audit, the first being the default.
-    attrs: dict[str, list[Any]] = {}
+    attrs: dict[str, list[Any]] = FrozenDict()
     #: Relations the dims (and attrs) must satisfy, e.g. "C % G == 0" or "pad < K":
     #: variants and attr configurations that break one are not audited.
-    constraints: list[str] = []
+    constraints: list[str] = FrozenList()
 
     _takes_out: bool = PrivateAttr(default=False)
     _jvp_takes_out: bool = PrivateAttr(default=False)
@@ -344,6 +345,11 @@ class Op(BaseModel):
             if size < 1:
                 raise ValueError(f"dims[{dim!r}]={size!r}: sizes must be at least 1")
         return dims
+
+    @field_validator("inputs", "dims", "xfail", "skip", "attrs", "constraints", mode="after")
+    @classmethod
+    def _read_only(cls, value: Any) -> Any:
+        return freeze(value)  # the op is frozen all through: hashable, not changed in place
 
     @field_validator("rtol", "atol")
     @classmethod
