@@ -55,7 +55,7 @@ def audit_sandboxed(
     info = registry.plugin_of.get(name)
     if name not in registry:
         return error_report(name, "the op was not found when the worker discovered the plugins "
-                            "(is its plugin deterministic?)", seed, mode, None), False
+                            "(is its plugin deterministic?)", seed, mode, None, variant), False
     with op_sandbox(in_worker) as box:
         try:
             report = audit_expected(registry[name], seed=seed, mode=mode, variant=variant,
@@ -65,9 +65,11 @@ def audit_sandboxed(
         except KeyboardInterrupt as exc:
             if interrupts.received():  # a real Ctrl-C or SIGTERM: the run stops
                 raise
-            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info,
+                                  variant)
         except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
-            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info,
+                                  variant)
     report.warnings += box.notes()
     return report, bool(box.leftovers)
 
