@@ -39,7 +39,8 @@ def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> 
         f"Mismatched elements: {item.counts['fail']} / {item.size} "
         f"({100.0 * item.counts['fail'] / max(1, item.size):.3g}%)",
         f"Max absolute difference: {_num(item.max_abs_error)}",
-        f"Max relative difference: {_num(item.max_rel_error)}",
+        # not numpy's |a-n|/|n| (its label would mislead): the symmetric one, max_rel_error's
+        f"Max relative error |a-n|/(|a|+|n|): {_num(item.max_rel_error)}",
         f"Tolerance: rtol={item.rtol:.3g}, atol={item.atol:.3g}, plus the finite difference's "
         f"error estimate; step h={_steps(item)}",
         "Worst elements:",

@@ -285,7 +285,7 @@ def test_a_gradient_mismatch_reads_like_numpy_testing(project: pytest.Pytester) 
         "Gradient mismatch: op 'mylib.wrong', input 'x', variant default (dims N=3, seed 3)",
         "Mismatched elements: 9 / 9 (100%)",
         "Max absolute difference: *",
-        "Max relative difference: 0.333",
+        "Max relative error |a-n|/(|a|+|n|): 0.333",
         "Tolerance: rtol=*, atol=0, plus the finite difference's error estimate; step h=*",
         "Worst elements:",
         "  index * analytic * numeric * |diff| * est. error",
