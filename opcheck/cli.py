@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .choices import MODES, did_you_mean, parse_seed
 from .errors import InputError, UsageError
 from .escape import visible
 from .expectations import Expectations, is_ok
@@ -28,7 +29,7 @@ from .fingerprint import computed_from
 from .formats import FORMATS, parse_formats, render
 from .interrupts import interruptible
 from .loading import guarded_discover
-from .progress import Progress
+from .progress import Progress, is_terminal
 from .report import render_summary_table, summary_line
 from .result import OpReport
 from .results_file import ResultsWriter, check_compatible, read_results, stale
@@ -41,7 +42,7 @@ from .runner import (
     run_ops,
 )
 from .selection import in_report_order, plugin_error_reports, select
-from .shard import Shard, balance_digest, parse_shard, read_durations, shard_filter
+from .shard import Shard, balance_digest, parse_shard, shard_filter
 
 if TYPE_CHECKING:
     from .plugin_manager import Registry
@@ -49,9 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main", "plugin_error_reports", "select", "write_atomic"]
 
 RESULTS_NAME = "results.jsonl"
-#: ``opcheck.audit.MODES``, spelled out so that ``--help`` costs no numpy import
-#: (tests/test_cli.py keeps the two in step).
-MODES = ("full", "fast")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,16 +163,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _seed_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a seed; use a whole number >= 0") from None
-    if value < 0:
-        raise ValueError(f"{text} is not a seed; use a whole number >= 0")
-    return value
-
-
 def _nonnegative(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -200,7 +188,7 @@ def _bytes(text: str) -> int:
 _formats = _argument_type(parse_formats)
 _positive_int = _argument_type(_positive)
 _seconds = _argument_type(_nonnegative)
-_seed = _argument_type(_seed_value)
+_seed = _argument_type(parse_seed)
 _size = _argument_type(_bytes)
 _shard = _argument_type(parse_shard)
 _factor = _argument_type(_growth_factor)
@@ -279,13 +267,10 @@ def _show(registry: Registry, name: str, as_json: bool) -> int:
 def _lookup(registry: Registry, name: str):
     if name in registry:
         return registry[name]
-    import difflib
-
     if any(err.op == name for err in registry.errors):
         raise UsageError(f"op {name!r} has an invalid declaration (the warning above says why)")
-    close = difflib.get_close_matches(name, list(registry), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `opcheck list` shows every op"
-    raise UsageError(f"no op named {name!r}{hint}")
+    hint = did_you_mean(name, registry) or "`opcheck list` shows every op"
+    raise UsageError(f"no op named {name!r}; {hint}")
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -316,6 +301,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     everything = [*names, *(r.name for r in broken)]
     if args.durations and shard is None:
         raise UsageError("--durations FILE balances --shard K/N; add --shard")
+    from .merge import read_durations
+
     durations = read_durations(args.durations) if args.durations else None
     holds = shard_filter(everything, shard, durations)
     names = [n for n in names if holds(n)]
@@ -525,17 +512,10 @@ def _not_a_report(path: str, args: argparse.Namespace) -> None:
 
 
 def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
-    if _is_terminal(sys.stderr):
+    if is_terminal(sys.stderr):
         width = shutil.get_terminal_size().columns
         print(visible(render_summary_table(reports, width)), file=sys.stderr)
     print(summary_line(reports, elapsed), file=sys.stderr)
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 # --- merge ---------------------------------------------------------------------------------

@@ -348,7 +348,7 @@ class Expectations:
                 self.plans[name] = plan_for(op, labels, known=known)
 
     def settled(self, names: Iterable[str]) -> list[OpReport]:
-        from .worker import error_report
+        from .frontend import error_report
 
         out = []
         for name in names:

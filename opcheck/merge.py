@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
-from .report import JSON_SCHEMA_VERSION
+from .formats.json_report import JSON_SCHEMA_VERSION
 from .result import OpReport
 from .results_file import RUN_KEYS, read_results
 from .selection import in_report_order
@@ -212,3 +212,9 @@ def _missing_shards(loaded: Sequence[Loaded]) -> list[str]:
     [count] = counts
     missing = sorted(set(range(1, count + 1)) - {s.index for s in parsed})
     return [f"shard {k}/{count} is missing: its ops are not in the merged report" for k in missing]
+
+
+def read_durations(path: str) -> dict[str, float]:
+    """Seconds per op from a JSON report or a results stream (``--durations FILE``, which
+    balances shards: ``shard.balanced``)."""
+    return {r.name: float(r.duration or 0.0) for r in load(path).reports}

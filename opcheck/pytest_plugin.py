@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from .choices import MODES, did_you_mean, parse_seed
+
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo, PluginSpec, Registry
     from .result import OpReport
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 MARKER = "opcheck"
 #: The collector holding the op items: their node ids are ``opcheck::<op name>``.
 COLLECTOR_NAME = "opcheck"
-MODES = ("full", "fast")
 _MARKER_KWARGS = ("seed", "mode", "xfail", "skip", "strict")
 _XPASS = pytest.StashKey[str]()
 #: How the reason of an expected failure from ``--opcheck-baseline`` starts.
@@ -41,10 +42,7 @@ _REGISTRY = pytest.StashKey["_Plugins"]()
 
 def _seed(text: str) -> int:
     """--opcheck-seed: a whole number >= 0 (argparse reports the ValueError as a usage error)."""
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+    return parse_seed(text)
 
 
 _seed.__name__ = "seed (a whole number >= 0)"  # argparse: "invalid seed (...) value: '-1'"
@@ -228,12 +226,8 @@ class OpCollector(pytest.Collector):
 
 
 def _hint(name: str, names: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, names, n=3)
-    if close:
-        return f"; did you mean {', '.join(close)}?"
-    return f"; the {len(names)} discovered ops are listed by `opcheck list`"
+    close = did_you_mean(name, names)
+    return f"; {close}" if close else f"; the {len(names)} discovered ops are listed by `opcheck list`"
 
 
 class OpItem(pytest.Item):

@@ -1,5 +1,5 @@
-"""Render audit results: the text table and failure details, JSON, and the terminal's
-closing summary. (JUnit, Markdown and HTML live in ``opcheck.formats``.)
+"""Render audit results: the text table and failure details, and the terminal's closing
+summary. (JSON, JUnit, Markdown and HTML live in ``opcheck.formats``.)
 
 Pure functions from ``result`` objects to strings; the CLI and the pytest plugin decide
 where the strings go.
@@ -7,17 +7,13 @@ where the strings go.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .escape import visible
-from .result import InputResult, OpReport, VariantResult
-from .serialize import jsonable, report_to_dict
 
-#: The version of the JSON report's layout (docs/batch.md); bumped when a key changes
-#: meaning or goes away, not when one is added.
-JSON_SCHEMA_VERSION = 1
+if TYPE_CHECKING:  # types only: result imports this module for OpReport.__str__
+    from .result import InputResult, OpReport, VariantResult
 
 
 def _num(value: float | None, spec: str = ".3g") -> str:
@@ -155,27 +151,6 @@ def _outcome_summary(report: OpReport) -> str:
     if unreliable:
         extra.append(f"{unreliable} unresolved")
     return f" ({', '.join(extra)})" if extra else ""
-
-
-def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
-    """The versioned JSON report: ``schema_version``, the run's ``meta`` (seed, mode, ...),
-    ``summary`` counts, and ``ops``, each op with its variants and inputs nested inside.
-
-    The header is indented; each op is one compact line (json's fast C encoder: a report
-    of hundreds of ops renders in a fraction of the time, and diffs op by op)."""
-    not_run = list(meta.pop("not_run", None) or [])
-    head = {
-        "schema_version": JSON_SCHEMA_VERSION,
-        **meta,
-        "complete": not not_run and not meta.get("merge_problems"),
-        "not_run": not_run,
-        "summary": summary_counts(reports),
-    }
-    text = json.dumps(jsonable(head), indent=2, allow_nan=False)
-    ops = ",\n".join("    " + json.dumps(report_to_dict(r), allow_nan=False, separators=(",", ":"))
-                     for r in reports)
-    return f'{text[:-2]},\n  "ops": [\n{ops}\n  ]\n}}\n' if reports else \
-        f'{text[:-2]},\n  "ops": []\n}}\n'
 
 
 def run_facts(reports: Sequence[OpReport], meta: dict[str, Any]) -> list[str]:

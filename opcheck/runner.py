@@ -83,7 +83,8 @@ def run_ops(names: Sequence[str], options: RunOptions, registry: Registry) -> It
 def _in_process(names: Sequence[str], options: RunOptions, registry: Registry) -> Iterator[OpReport]:
     from .interrupts import interruptible
     from .processes import children, end_children
-    from .worker import AuditTimeout, audit_guarded, error_report
+    from .frontend import error_report
+    from .worker import AuditTimeout, audit_guarded
 
     before = children()
     try:
@@ -120,15 +121,13 @@ def _memory_limit(limit: int | None) -> Iterator[None]:
     if not limit:
         yield
         return
-    import resource
+    from .memory_limit import lower_address_space, restore_address_space
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    lowered = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (lowered, hard))
+    previous = lower_address_space(limit)
     try:
         yield
     finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        restore_address_space(previous)
 
 
 @contextlib.contextmanager
@@ -399,7 +398,7 @@ def _server_died(w: _Worker) -> bool:
 
 
 def _server_killer(name: str, options: RunOptions, registry: Registry) -> OpReport:
-    from .worker import error_report
+    from .frontend import error_report
 
     return error_report(
         name, "the op killed the fork server, the process opcheck's workers start from (it "
@@ -418,7 +417,7 @@ def _started(w: _Worker, task: _Task) -> None:
 
 def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, bool]:
     """The op's report, and whether its worker can take the next op."""
-    from .worker import error_report
+    from .frontend import error_report
 
     name, o = task.name, w.options
     assert name is not None

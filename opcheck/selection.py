@@ -7,11 +7,11 @@ simply by name). A resumed run, a parallel run and merged shards list ops identi
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .choices import did_you_mean
 from .errors import UsageError
 from .result import OpReport
 
@@ -29,8 +29,8 @@ def select(registry: Registry, patterns: Sequence[str], broken: Sequence[str] = 
     for pattern in patterns:
         matches = sorted(n for n in registry if fnmatch.fnmatchcase(n, pattern))
         if not matches and not any(fnmatch.fnmatchcase(n, pattern) for n in broken):
-            close = difflib.get_close_matches(pattern, list(registry), n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
+            hint = did_you_mean(pattern, registry)
+            hint += " " if hint else ""
             plugins = sorted({err.plugin for err in registry.errors})
             also = (f"; plugin(s) {', '.join(plugins)} failed to declare some ops (the "
                     "warnings above say why)") if plugins else ""

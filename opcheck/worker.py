@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -24,8 +23,9 @@ from . import interrupts
 from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import UsageError
 from .expectations import audit_expected
+from .frontend import error_report
 from .hygiene import op_sandbox
-from .plugin_manager import PluginInfo, Registry, discover
+from .plugin_manager import Registry, discover
 from .result import OpReport
 
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
@@ -74,34 +74,6 @@ def audit_sandboxed(
     return report, bool(box.leftovers)
 
 
-def error_report(
-    name: str, message: str, seed: int, mode: str, plugin: PluginInfo | None,
-    variant: str | None = None,
-) -> OpReport:
-    """An ``error`` entry for an op whose audit produced no report of its own."""
-    return OpReport(
-        name=name, status="error", mode=mode, seed=seed,
-        plugin=plugin.name if plugin else None, message=message,
-        reproduce=reproduce_command(name, seed, mode, variant, plugin),
-    )
-
-
-def reproduce_command(
-    name: str, seed: int, mode: str, variant: str | None, plugin: PluginInfo | None
-) -> str:
-    """The command that audits this one op alone, in-process (``--jobs 1``), where a crash
-    shows its own traceback."""
-    parts = ["opcheck", "audit", name]
-    if plugin is not None and plugin.source == "-p":
-        parts += ["-p", plugin.name]
-    parts += ["--seed", str(seed)]
-    if variant is not None:
-        parts += ["--variant", variant]
-    if mode != "full":
-        parts += ["--mode", mode]
-    return shlex.join([*parts, "--jobs", "1"])
-
-
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     where = ""
@@ -134,11 +106,9 @@ def initialize(
     sys.path[:] = sys_path  # -p imports from the parent's current directory
     _exit_with_parent(alive, crash_log)
     if max_memory:
-        import resource
+        from .memory_limit import lower_address_space
 
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        soft = max_memory if hard == resource.RLIM_INFINITY else min(max_memory, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        lower_address_space(max_memory)
     log: TextIO = open(crash_log, "w", encoding="utf-8")  # noqa: SIM115 (kept open for life)
     faulthandler.enable(file=log, all_threads=False)
     _state.update(log=log, timeout=timeout, registry=discover(plugins))

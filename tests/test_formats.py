@@ -28,7 +28,8 @@ from opcheck.formats.markdown import md
 from opcheck.merge import Loaded, load, merge
 from opcheck.plugin_manager import discover
 from opcheck.progress import Progress
-from opcheck.report import JSON_SCHEMA_VERSION, render_summary_table, render_text
+from opcheck.formats.json_report import JSON_SCHEMA_VERSION
+from opcheck.report import render_summary_table, render_text
 from opcheck.result import OpReport
 from opcheck.results_file import ResultsWriter, check_compatible, read_results
 from opcheck.serialize import jsonable, report_from_dict, report_to_dict

@@ -13,7 +13,7 @@ from cli_command import OPCHECK
 
 from opcheck.errors import UsageError
 from opcheck.merge import Loaded, merge, run_identity
-from opcheck.report import render_json
+from opcheck.formats.json_report import render_json
 from opcheck.result import OpReport
 
 EVERY = ["a", "b", "c", "d"]
@@ -115,7 +115,7 @@ def test_the_command_flags_a_cut_stream_and_other_plugins(tmp_path):
 @pytest.mark.parametrize("version", [0, "1", True, None])
 def test_load_refuses_a_schema_version_it_cannot_read(tmp_path, version):
     from opcheck import merge as merge_module
-    from opcheck.report import JSON_SCHEMA_VERSION
+    from opcheck.formats.json_report import JSON_SCHEMA_VERSION
 
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"schema_version": version, "ops": []}))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import types
 
 import opcheck
-from opcheck.worker import audit_guarded, error_report, reproduce_command
+from opcheck.frontend import error_report, reproduce_command
+from opcheck.worker import audit_guarded
 
 
 def _crashing_plugin() -> types.ModuleType:
