@@ -78,6 +78,7 @@ def test_shards_of_different_audits_are_refused(key):
         merge([_shard("one", "1/2"), _shard("two", "2/2", **{key: "other"})])
 
 
+@pytest.mark.slow  # starts processes
 def test_the_command_flags_a_cut_stream_and_other_plugins(tmp_path):
     """The issue's cases, end to end: exit 1, "complete": false, the reason on stderr."""
     (tmp_path / "extra_ops.py").write_text(
