@@ -11,8 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -23,6 +22,9 @@ from pydantic import ValidationError
 
 from . import hookspecs
 from .declaration_errors import collecting
+from .hook_calls import HookCall, WrapperError, each_implementation
+from .plugin_errors import (declaration_error, import_failure, invalid_op, one_line, plugin_frame,
+                            wrapper_error)
 from .errors import PluginError, UsageError
 from .spec import Op
 
@@ -120,7 +122,7 @@ def make_plugin_manager(
             try:
                 module = ep.load()
             except Exception as exc:  # a broken third-party plugin must not stop the others
-                errors.append(PluginError(ep.name, f"could not be imported ({ep.value}): {_one_line(exc)}"))
+                errors.append(PluginError(ep.name, f"could not be imported ({ep.value}): {one_line(exc)}"))
                 continue
             register(ep.name, "entry point", module)
 
@@ -133,7 +135,7 @@ def make_plugin_manager(
         try:
             module = importlib.import_module(spec)
         except Exception as exc:
-            raise UsageError(f"plugin module {spec!r} (from -p / plugins=) {_import_failure(spec, exc)}") from exc
+            raise UsageError(f"plugin module {spec!r} (from -p / plugins=) {import_failure(spec, exc)}") from exc
         register(spec, "-p", module)
 
     _check_hooks(pm, loaded, errors)
@@ -184,7 +186,7 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
     pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
     registry = Registry(errors=errors, plugins=loaded, plugin_manager=pm)
     duplicates: set[str] = set()
-    for info, call in _each_implementation(pm, "opcheck_ops", loaded):
+    for info, call in each_implementation(pm, "opcheck_ops", loaded):
         for op in _collect(info, call, registry.errors):
             first = registry.plugin_of.get(op.name)
             if first is not None:
@@ -206,70 +208,13 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
     return registry
 
 
-HookCall = Callable[[], list[Any]]
-
-
-def _each_implementation(
-    pm: pluggy.PluginManager, hook: str, loaded: list[PluginInfo]
-) -> Iterator[tuple[PluginInfo, HookCall]]:
-    """One pluggy call per plugin implementing ``hook``, so one broken plugin cannot stop
-    the others. Each call runs that plugin's implementation inside every wrapper
-    (``wrapper=True`` / ``hookwrapper=True``), which may filter or change its result.
-    Plugins are visited in load order, ``tryfirst`` ones first and ``trylast`` ones last."""
-    caller = getattr(pm.hook, hook)
-    impls = [i for i in caller.get_hookimpls() if not (i.wrapper or i.hookwrapper)]
-    wrappers = [i for i in caller.get_hookimpls() if i.wrapper or i.hookwrapper]
-    by_plugin = {id(impl.plugin): impl for impl in impls}
-    plain = [impl.plugin for impl in impls]
-
-    def rank(info: PluginInfo) -> int:
-        impl = by_plugin[id(info.module)]
-        return 0 if impl.tryfirst else 2 if impl.trylast else 1
-
-    for info in sorted((i for i in loaded if id(i.module) in by_plugin), key=rank):
-        subset = pm.subset_hook_caller(hook, [p for p in plain if p is not info.module])
-        yield info, _blaming(info, by_plugin[id(info.module)], wrappers, subset)
-
-
-def _blaming(info: PluginInfo, impl: Any, wrappers: list[Any], call: Any) -> HookCall:
-    """``call``, whose exceptions name the wrapper that raised them when it was a wrapper
-    rather than the plugin's own implementation (``WrapperError``)."""
-
-    def run() -> list[Any]:
-        try:
-            return list(call())
-        except Exception as exc:
-            codes = {tb.tb_frame.f_code for tb in _tracebacks(exc)}
-            if impl.function.__code__ not in codes:
-                for wrapper in wrappers:
-                    if wrapper.function.__code__ in codes:
-                        raise WrapperError(wrapper.plugin_name, exc) from exc
-            raise
-    return run
-
-
-class WrapperError(Exception):
-    """A hook wrapper raised while wrapping another plugin's implementation."""
-
-    def __init__(self, plugin: str, error: Exception) -> None:
-        super().__init__(plugin, error)
-        self.plugin, self.error = plugin, error
-
-
-def _tracebacks(exc: BaseException) -> Iterator[Any]:
-    tb = exc.__traceback__
-    while tb is not None:
-        yield tb
-        tb = tb.tb_next
-
-
 def _collect_samplers(registry: Registry, pm: pluggy.PluginManager) -> None:
     """Every plugin's ``opcheck_samplers()``, installed for sampling; an op naming a sampler
     nobody declared becomes an error entry instead of failing at its first draw."""
     from . import samplers
 
     table: dict[str, tuple[str, Any]] = {}
-    for info, call in _each_implementation(pm, "opcheck_samplers", registry.plugins):
+    for info, call in each_implementation(pm, "opcheck_samplers", registry.plugins):
         try:
             given: dict[Any, Any] = {}
             results = call()
@@ -278,12 +223,12 @@ def _collect_samplers(registry: Registry, pm: pluggy.PluginManager) -> None:
             for result in results:
                 given.update(result)
         except WrapperError as exc:
-            registry.errors.append(_wrapper_error(info, "opcheck_samplers", exc))
+            registry.errors.append(wrapper_error(info, "opcheck_samplers", exc))
             continue
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
-            where = _plugin_frame(info, exc)
+            where = plugin_frame(info, exc)
             registry.errors.append(PluginError(info.name, f"opcheck_samplers() raised or did not "
-                                               f"return a mapping: {_one_line(exc)}{where}"))
+                                               f"return a mapping: {one_line(exc)}{where}"))
             continue
         for name, fn in given.items():
             clash = ("a built-in sampler" if name in samplers.BUILTIN else
@@ -315,14 +260,14 @@ def _collect(info: PluginInfo, call: HookCall, errors: list[PluginError]) -> lis
         with collecting():  # an invalid Op becomes an error entry, not a lost list
             results = call()  # [what the plugin returned], as the wrappers left it
     except ValidationError as exc:
-        errors.append(_declaration_error(info, exc))
+        errors.append(declaration_error(info, exc))
         return []
     except WrapperError as exc:
-        errors.append(_wrapper_error(info, "opcheck_ops", exc))
+        errors.append(wrapper_error(info, "opcheck_ops", exc))
         return []
     except Exception as exc:
-        where = _plugin_frame(info, exc)
-        errors.append(PluginError(info.name, f"opcheck_ops() raised {_one_line(exc)}{where}"))
+        where = plugin_frame(info, exc)
+        errors.append(PluginError(info.name, f"opcheck_ops() raised {one_line(exc)}{where}"))
         return []
     if not results:  # pluggy drops a None result
         errors.append(PluginError(info.name, "opcheck_ops() returned None; return a list of opcheck.Op"))
@@ -333,12 +278,12 @@ def _collect(info: PluginInfo, call: HookCall, errors: list[PluginError]) -> lis
             with collecting():
                 items.extend(result)  # a generator builds its ops here
         except Exception as exc:
-            errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
+            errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {one_line(exc)}"))
             return []
     ops = []
     for position, item in enumerate(items):
         if isinstance(item, Op) and item._invalid is not None:
-            errors.append(_invalid_op(info, item))
+            errors.append(invalid_op(info, item))
         elif isinstance(item, Op):
             ops.append(item)
         else:
@@ -351,74 +296,5 @@ def _collect(info: PluginInfo, call: HookCall, errors: list[PluginError]) -> lis
     return ops
 
 
-def _wrapper_error(info: PluginInfo, hook: str, exc: WrapperError) -> PluginError:
-    return PluginError(exc.plugin, f"its {hook}() wrapper raised {_one_line(exc.error)} while "
-                                   f"wrapping plugin {info.name!r}")
-
-
-def _declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
-    op = exc.title[4:-1] if exc.title.startswith("Op '") else None
-    where = _plugin_frame(info, exc)
-    what = f"invalid declaration of op {op!r}" if op else f"invalid {exc.title} declaration"
-    if not op:
-        where += " (the op was never built)"
-    return PluginError(info.name, f"{what}{where}:\n{describe_validation_error(exc)}", op=op)
-
-
-def _invalid_op(info: PluginInfo, op: Op) -> PluginError:
-    """The error entry of one op whose declaration failed while the plugin was collected."""
-    invalid = op._invalid
-    assert invalid is not None
-    named = invalid.title.startswith("Op '")
-    what = f"invalid declaration of op {op.name!r}" if named else "invalid declaration of an op without a valid name"
-    return PluginError(
-        info.name, f"{what} at {invalid.location}:\n{invalid.lines()}",
-        op=op.name if named else None, location=invalid.location,
-        fields=tuple(field for field, _ in invalid.problems),
-    )
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: the field path, then pydantic's message without its prefix."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or exc.title
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
-
-
-def _plugin_frame(info: PluginInfo, exc: BaseException) -> str:
-    """' at FILE:LINE' of the deepest traceback frame inside the plugin's own file."""
-    filename = info.file
-    if not filename:
-        return ""
-    target = os.path.realpath(filename)
-    found = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.realpath(frame.filename) == target:
-            found = f" at {frame.filename}:{frame.lineno}"
-    return found
-
-
 def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-
-
-def _import_failure(spec: str, exc: BaseException) -> str:
-    """Why importing module ``spec`` failed, and what to do: not found (a name or sys.path
-    problem) reads differently from a module that was found and raised while importing."""
-    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
-    if missing is not None and (spec == missing or spec.startswith(missing + ".")):
-        return f"cannot be imported: {_one_line(exc)}; check the name and that it is on sys.path"
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if "importlib" not in frame.filename and not frame.filename.startswith("<frozen"):
-            where = f" (at {frame.filename}:{frame.lineno})"  # the innermost frame of user code
-    hint = (f"; install {missing!r}, which it imports" if missing else "; fix the module")
-    return f"was found but raised while importing: {_one_line(exc)}{where}{hint}"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -178,10 +178,10 @@ class _Plugins:
             try:
                 specs.append(importlib.import_module(name))
             except Exception as exc:
-                from .plugin_manager import _import_failure
+                from .plugin_errors import import_failure
 
                 raise PluginImportError(
-                    f"{where} names the plugin module {name!r}, which {_import_failure(name, exc)}"
+                    f"{where} names the plugin module {name!r}, which {import_failure(name, exc)}"
                     f" (or importable from the rootdir {root})"
                 ) from exc
         return specs
