@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from .errors import WrapperError
+
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo
 
@@ -53,14 +55,6 @@ def _blaming(info: PluginInfo, impl: Any, wrappers: list[Any], call: Any) -> Hoo
                         raise WrapperError(wrapper.plugin_name, exc) from exc
             raise
     return run
-
-
-class WrapperError(Exception):
-    """A hook wrapper raised while wrapping another plugin's implementation."""
-
-    def __init__(self, plugin: str, error: Exception) -> None:
-        super().__init__(plugin, error)
-        self.plugin, self.error = plugin, error
 
 
 def _tracebacks(exc: BaseException) -> Iterator[Any]:

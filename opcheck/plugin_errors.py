@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from .errors import PluginError
-from .hook_calls import WrapperError
+from .errors import PluginError, WrapperError
 
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo

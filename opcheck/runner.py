@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import OpcheckError, UsageError
+from .errors import UsageError, WorkerError
 from .result import OpReport
 
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ DEFAULT_TIMEOUT = 60.0
 #: How long a new worker may take to import opcheck and discover the plugins.
 START_TIMEOUT = 120.0
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-class WorkerError(OpcheckError):
-    """An audit worker could not be started at all (not the fault of any one op)."""
 
 
 @dataclass(frozen=True)

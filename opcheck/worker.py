@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from . import interrupts
 from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
-from .errors import UsageError
+from .errors import AuditTimeout, UsageError
 from .expectations import audit_expected
 from .frontend import error_report
 from .hygiene import op_sandbox
@@ -31,11 +31,6 @@ from .result import OpReport
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 _real_exit = os._exit  # never the op sandbox's trap: a worker must be able to end itself
 _state: dict[str, Any] = {}
-
-
-class AuditTimeout(BaseException):
-    """Raised in the auditing thread by the in-process timer (``--jobs 1``). A
-    BaseException, so that the contract's ``except Exception`` around op code lets it by."""
 
 
 def audit_guarded(
