@@ -9,28 +9,24 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import json
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .choices import MODES, did_you_mean, parse_seed
+from .choices import MODES, parse_seed
 from .errors import InputError, UsageError
 from .escape import visible
 from .expectations import Expectations, is_ok
 from .fingerprint import computed_from
-from .formats import FORMATS, parse_formats, render
+from .formats import FORMATS, parse_formats
 from .interrupts import interruptible
 from .loading import guarded_discover
-from .progress import Progress, is_terminal
-from .report import render_summary_table, summary_line
+from .progress import Progress
 from .result import OpReport
 from .results_file import ResultsWriter, check_compatible, read_results, stale
 from .runner import (
@@ -41,7 +37,15 @@ from .runner import (
     prestart,
     run_ops,
 )
+from .cli_ops import list_ops, show_op
+from .cli_reports import diff_command, merge_command
+from .report_files import check_writable, names_directory, write_atomic
+from .report_files import closing_summary as _closing_summary
+from .report_files import report_outputs as _outputs
+from .report_files import write_reports as _write_reports
+from .selection import all_exact as _all_exact
 from .selection import in_report_order, plugin_error_reports, select
+from .selection import with_variant as _with_variant
 from .shard import Shard, balance_digest, parse_shard, shard_filter
 
 if TYPE_CHECKING:
@@ -200,18 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())  # -p imports from the current directory, as python -m
     try:
         if args.command == "merge":
-            return _merge(args)
+            return merge_command(args)
         if args.command == "diff":
-            return _diff(args)
+            return diff_command(args)
         if args.command == "audit" and (args.executor == "dask" or args.scheduler):
             _check_dask(args)
         elif args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
         registry = guarded_discover(args.plugins)
         if args.command == "list":
-            return _flushed(_list(registry))
+            return _flushed(list_ops(registry))
         if args.command == "show":
-            return _flushed(_show(registry, args.name, args.json))
+            return _flushed(show_op(registry, args.name, args.json))
         return _audit(registry, args)
     except (UsageError, InputError, WorkerError) as exc:
         print(visible(f"opcheck: error: {exc}"), file=sys.stderr)
@@ -234,43 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _flushed(code: int) -> int:
     sys.stdout.flush()  # inside main's try: a reader that went away is a BrokenPipeError here
     return code
-
-
-def _warn_plugin_errors(registry: Registry) -> None:
-    for err in registry.errors:
-        print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
-
-
-def _list(registry: Registry) -> int:
-    _warn_plugin_errors(registry)
-    width = max((len(n) for n in registry), default=0)
-    for name in sorted(registry):
-        info = registry.plugin_of[name]
-        print(visible(f"{name.ljust(width)}  {info.name} ({info.source})"))
-    return 1 if registry.errors else 0
-
-
-def _show(registry: Registry, name: str, as_json: bool) -> int:
-    _warn_plugin_errors(registry)
-    op = _lookup(registry, name)
-    if as_json:
-        from .describe import input_schema
-
-        print(json.dumps(input_schema(op, registry.plugin_of[name]), indent=2))
-        return 0
-    from .describe import describe_op
-
-    print(visible(describe_op(op, registry.plugin_of[name])))
-    return 0
-
-
-def _lookup(registry: Registry, name: str):
-    if name in registry:
-        return registry[name]
-    if any(err.op == name for err in registry.errors):
-        raise UsageError(f"op {name!r} has an invalid declaration (the warning above says why)")
-    hint = did_you_mean(name, registry) or "`opcheck list` shows every op"
-    raise UsageError(f"no op named {name!r}; {hint}")
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -440,31 +407,6 @@ def _check_dask(args: argparse.Namespace) -> None:
     require_distributed()
 
 
-def _all_exact(patterns: Sequence[str]) -> bool:
-    return bool(patterns) and not any(ch in p for p in patterns for ch in "*?[")
-
-
-def _with_variant(registry: Registry, names: list[str], variant: str | None, exact: bool) -> list[str]:
-    """The ops that have ``variant``. An op named exactly without it is a usage error; ops
-    matched by a glob (or all ops) without it are left out, and stderr says which."""
-    if variant is None:
-        return names
-    from .configurations import matching
-    from .sampling import variants
-
-    plans = {name: list(variants(registry[name])) for name in names}
-    lacking = [n for n in names if not matching(variant, plans[n])]
-    if lacking and (exact or len(lacking) == len(names)):
-        name = lacking[0]
-        who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"
-        raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
-    if lacking:
-        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
-        print(visible(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it "
-                      f"are not audited: {shown}"), file=sys.stderr)
-    return [n for n in names if n not in lacking]
-
-
 def _resume(
     args: argparse.Namespace, meta: dict[str, Any], wanted: set[str], registry: Registry
 ) -> tuple[dict[str, OpReport], ResultsWriter | None]:
@@ -472,7 +414,7 @@ def _resume(
     if args.resume and args.results and os.path.abspath(args.resume) != os.path.abspath(args.results):
         raise UsageError("--resume FILE keeps streaming to FILE; drop --results, or give both the same file")
     path = args.resume or args.results
-    if path is None and args.output and _names_directory(args.format, args.output):
+    if path is None and args.output and names_directory(args.format, args.output):
         path = os.path.join(args.output, RESULTS_NAME)
     if path is not None:
         check_writable(path, "--resume" if args.resume else "--results" if args.results else "-o")
@@ -509,120 +451,3 @@ def _not_a_report(path: str, args: argparse.Namespace) -> None:
         option = "--resume" if args.resume else "--results"
         raise UsageError(f"{option} {path} and -o {args.output} name the same file: the report "
                          "would overwrite the results stream; give them different paths")
-
-
-def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
-    if is_terminal(sys.stderr):
-        width = shutil.get_terminal_size().columns
-        print(visible(render_summary_table(reports, width)), file=sys.stderr)
-    print(summary_line(reports, elapsed), file=sys.stderr)
-
-
-# --- merge ---------------------------------------------------------------------------------
-
-
-def _merge(args: argparse.Namespace) -> int:
-    from .merge import load, merge
-
-    started = time.perf_counter()
-    outputs = _outputs(args.format, args.output)
-    meta, reports, warnings = merge([load(path) for path in args.files])
-    for warning in warnings:
-        print(f"opcheck: warning: {warning}", file=sys.stderr)
-    _write_reports(outputs, reports, meta)
-    print(summary_line(reports, time.perf_counter() - started), file=sys.stderr)
-    complete = not warnings and not meta["not_run"]
-    return 0 if complete and all(is_ok(r.status) for r in reports) else 1
-
-
-# --- diff ----------------------------------------------------------------------------------
-
-
-def _diff(args: argparse.Namespace) -> int:
-    from .comparison import compare
-    from .formats.diff import headline, render
-    from .merge import load
-
-    old, new = load(args.old), load(args.new)
-    if args.output:
-        check_writable(args.output, "-o")
-    result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
-                     new_meta=new.meta, old_path=args.old, new_path=args.new)
-    text = render(args.format, result)
-    if args.output:
-        write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    print(f"opcheck diff: {headline(result)}", file=sys.stderr)
-    return 1 if result.regressions else 0
-
-
-# --- report files --------------------------------------------------------------------------
-
-
-def _names_directory(formats: Sequence[str], output: str) -> bool:
-    return len(formats) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output)
-
-
-def _outputs(formats: Sequence[str], output: str | None) -> list[tuple[str, str | None]]:
-    """(format, path) pairs; a path of None is stdout."""
-    if output is None:
-        if len(formats) > 1:
-            raise UsageError(f"--format {','.join(formats)} writes several reports; "
-                             "add -o DIR to say where")
-        return [(formats[0], None)]
-    if _names_directory(formats, output):
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise UsageError(f"-o {output}: it is a file, and --format {','.join(formats)} "
-                             "writes several reports into a directory; name a directory")
-        pairs = [(f, os.path.join(output, FORMATS[f].filename)) for f in formats]
-    else:
-        pairs = [(formats[0], output)]
-    for _, path in pairs:
-        check_writable(path, "-o")
-    return pairs
-
-
-def check_writable(path: str, option: str) -> None:
-    """Refuse before the audit, not after it, a report path that cannot be written: a
-    directory where a file goes, a file where a directory goes, no permission."""
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: it is a directory; name a file")
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise UsageError(f"{option} {path}: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: no permission to write in {parent}")
-
-
-def _write_reports(outputs: list[tuple[str, str | None]], reports: Sequence[OpReport],
-                   meta: dict[str, Any]) -> None:
-    for fmt, path in outputs:
-        text = render(fmt, reports, meta)
-        if path is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            write_atomic(path, text)
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".opcheck-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as open() would have made it, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
