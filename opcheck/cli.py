@@ -20,7 +20,8 @@ from . import __version__
 from .choices import MODES  # noqa: F401 (opcheck.cli.MODES, as before)
 from .errors import InputError, UsageError
 from .escape import visible
-from .expectations import Expectations, is_ok
+from .expectation_reports import Expectations
+from .expectations import is_ok
 from .interrupts import interruptible
 from .loading import guarded_discover
 from .progress import Progress

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from . import interrupts
 from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import AuditTimeout, UsageError
-from .expectations import audit_expected
+from .expectation_reports import audit_expected
 from .frontend import error_report
 from .hygiene import op_sandbox
 from .plugin_manager import Registry, discover
