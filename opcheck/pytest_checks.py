@@ -164,10 +164,7 @@ def run_checks(
         for part in parts.values():
             part.reproduce = reproduce if part.status != "pass" else ""
     report = _merge(op, parts, seed, mode, plugin)
-    path, line = _where(op, plugin)
-    for warning in report.warnings if report.status == "pass" else ():
-        warnings.warn_explicit(f"op {op.name!r}, variant {warning}", OpcheckWarning,
-                               path or "<unknown>", line)
+    _warn(report, op, plugin)
     failing = [label for label, part in parts.items() if part.status != "pass"]
     by_check = check_selectors.expected_failures(parts, failing, plan.check_xfail)
     verdict = judge({label: part.status for label, part in parts.items()}, plan.xfail,
@@ -180,6 +177,14 @@ def run_checks(
     if verdict.status == "xfail":
         pytest.xfail(verdict.reason)
     return report, None
+
+
+def _warn(report: OpReport, op: Op, plugin: PluginInfo | None) -> None:
+    """A passing audit's warnings as ``OpcheckWarning``s pointing at the op's forward."""
+    path, line = _where(op, plugin)
+    for warning in report.warnings if report.status == "pass" else ():
+        warnings.warn_explicit(f"op {op.name!r}, variant {warning}", OpcheckWarning,
+                               path or "<unknown>", line)
 
 
 def _xpass(node: pytest.Item, reason: str, strict: bool) -> str | None:
