@@ -7,7 +7,6 @@ Data flows one way: sampled inputs (``sampling``) → forward/backward under the
 
 from __future__ import annotations
 
-import difflib
 import shlex
 import time
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from . import budget as budgets
 from . import complex_support, configurations, contract, forward_mode, second_order
 from .binding import bind
 from .checker import GradientChecker
+from .choices import MODES, did_you_mean, seed_problem
 from .contract import ContractError
 from .errors import InputError, UsageError
 from .plugin_manager import PluginInfo, PluginSpec, discover
@@ -27,7 +27,6 @@ from .samplers import SamplerError
 from .sampling import rng_for, sample_cotangent, sample_inputs
 from .spec import Op
 
-MODES = ("auto", "full", "fast")
 ORDERS = (1, 2)
 
 
@@ -61,19 +60,17 @@ def audit(
     if order not in ORDERS or isinstance(order, bool):
         raise UsageError(f"order={order!r} is not an order; use 1 (first-order rules only) or 2 "
                          "(also double_backward, where an op declares it; the default)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UsageError(f"seed={seed!r} is not a seed; use a whole number >= 0 "
-                         "(the same seed gives bitwise the same inputs)")
+    if seed_problem(seed):
+        raise UsageError(f"seed={seed_problem(seed)} (the same seed gives bitwise the same inputs)")
     if isinstance(op, str):
         registry = discover(plugins)
         if op not in registry:
             declared = [err for err in registry.errors if err.op == op]
             if declared:  # the op exists but its declaration is invalid: say what is wrong
                 raise declared[0]
-            close = difflib.get_close_matches(op, list(registry), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else "; `opcheck list` shows every op"
+            hint = did_you_mean(op, registry) or "`opcheck list` shows every op"
             broken = "".join(f"\n  (could not load: {err})" for err in registry.errors if err.op is None)
-            raise UsageError(f"no op named {op!r}{hint}{broken}")
+            raise UsageError(f"no op named {op!r}; {hint}{broken}")
         plugin = plugin or registry.plugin_of[op]
         op = registry[op]
     started = time.perf_counter()

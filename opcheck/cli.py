@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import json
 import os
-import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,202 +19,41 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .budget import ENV as BUDGET_ENV
 from .budget import resolve as resolve_budget
+from .choices import MODES  # noqa: F401 (opcheck.cli.MODES, as before)
 from .errors import InputError, UsageError
 from .escape import visible
-from .expectations import Expectations, is_ok
-from .fingerprint import computed_from
-from .formats import FORMATS, parse_formats, render
+from .expectation_reports import Expectations
+from .expectations import is_ok
 from .interrupts import interruptible
 from .loading import guarded_discover
 from .progress import Progress
-from .report import render_summary_table, summary_line
-from .result import OpReport
-from .results_file import ResultsWriter, check_compatible, read_results, stale
 from .runner import (
-    DEFAULT_TIMEOUT,
     RunOptions,
     WorkerError,
     available_cores,
     prestart,
     run_ops,
 )
+from .cli_audit_files import read_baseline as _baseline
+from .cli_audit_files import resume_results as _resume
+from .cli_audit_files import settle_baseline as _settle_baseline
+from .cli_ops import list_ops, show_op
+from .cli_parser import build_parser
+from .cli_reports import diff_command, merge_command
+from .report_files import write_atomic
+from .report_files import closing_summary as _closing_summary
+from .report_files import report_outputs as _outputs
+from .report_files import write_reports as _write_reports
+from .selection import all_exact as _all_exact
 from .selection import in_report_order, plugin_error_reports, select
-from .shard import Shard, balance_digest, parse_shard, read_durations, shard_filter
+from .selection import with_variant as _with_variant
+from .shard import Shard, balance_digest, shard_filter
 
 if TYPE_CHECKING:
     from .plugin_manager import Registry
 
 __all__ = ["build_parser", "main", "plugin_error_reports", "select", "write_atomic"]
 
-RESULTS_NAME = "results.jsonl"
-#: ``opcheck.audit.MODES``, spelled out so that ``--help`` costs no numpy import
-#: (tests/test_cli.py keeps the two in step).
-MODES = ("auto", "full", "fast")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    plugin_opts = argparse.ArgumentParser(add_help=False)
-    plugin_opts.add_argument(
-        "-p", dest="plugins", action="append", default=[], metavar="MODULE",
-        help="load an extra plugin module (repeatable); -p no:NAME blocks plugin NAME",
-    )
-    report_opts = argparse.ArgumentParser(add_help=False)
-    report_opts.add_argument(
-        "--format", type=_formats, default=["text"], metavar="FORMAT[,FORMAT...]",
-        help=f"report format(s): {', '.join(FORMATS)} (default text); several need -o DIR",
-    )
-    report_opts.add_argument(
-        "-o", "--output", metavar="PATH",
-        help="write the report to this file instead of stdout; a directory (several formats, "
-             "a trailing /, or an existing directory) gets one report.* file per format",
-    )
-    parser = argparse.ArgumentParser(
-        prog="opcheck", description="Audit the gradients of op plugins with finite differences."
-    )
-    parser.add_argument("--version", action="version", version=f"opcheck {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    sub.add_parser("list", parents=[plugin_opts], help="list every discovered op and its plugin")
-    show = sub.add_parser("show", parents=[plugin_opts], help="show one op's declaration")
-    show.add_argument("name", metavar="NAME")
-    show.add_argument("--json", action="store_true", help="print the JSON schema of its inputs")
-
-    run = sub.add_parser("audit", parents=[plugin_opts, report_opts], help="audit ops (all by default)")
-    run.add_argument("names", nargs="*", metavar="NAME", help="op names or globs such as 'mylib.*'")
-    run.add_argument("--seed", type=_seed, default=0, help="seed for inputs and dout (default 0)")
-    run.add_argument("--mode", choices=MODES, default="auto",
-                     help="auto: every element where it fits in --budget, else projections plus "
-                          "a covering sample (default); full: every element; fast: random "
-                          "projections")
-    run.add_argument("--budget", type=_budget, metavar="SECONDS",
-                     help="seconds one op's default (auto) audit may spend choosing what to "
-                          "check element by element (default 5)")
-    run.add_argument("--order", type=int, choices=(1, 2), default=2,
-                     help="2: also check double_backward where an op declares it (default); "
-                          "1: first-order rules only (backward, jvp, the adjoint test)")
-    run.add_argument("--variant", metavar="LABEL",
-                     help="audit only this shape variant or attr configuration, e.g. default, "
-                          "N=1 or 'stride=2 pad=0' (a subset such as stride=2 picks every "
-                          "variant holding it)")
-    batch = run.add_argument_group("batch audits")
-    batch.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
-                       help="worker processes (default: the number of cores); 1 audits in this "
-                            "process, without isolation")
-    batch.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                       help=f"stop an op that runs longer and report it as an error "
-                            f"(default {DEFAULT_TIMEOUT:g}; 0 for none)")
-    batch.add_argument("--max-memory", type=_size, metavar="SIZE",
-                       help="address-space limit per worker, e.g. 2G: an op that needs more "
-                            "gets a MemoryError (default: none)")
-    batch.add_argument("--results", metavar="FILE",
-                       help=f"stream each op's result to FILE (JSON Lines) as it finishes "
-                            f"(default with -o DIR: DIR/{RESULTS_NAME})")
-    batch.add_argument("--resume", metavar="FILE",
-                       help="reuse the results in FILE, audit only the missing ops, and keep "
-                            "streaming to FILE")
-    batch.add_argument("--shard", type=_shard, metavar="K/N",
-                       help="audit the K-th of N deterministic slices of the selected ops")
-    batch.add_argument("--executor", choices=("local", "dask"), default="local",
-                       help="local: --jobs worker processes here (default); dask: each op a task "
-                            "on a Dask cluster (pip install \"opcheck[dask]\")")
-    batch.add_argument("--scheduler", metavar="ADDRESS",
-                       help="with --executor dask: the scheduler's address, e.g. "
-                            "tcp://10.0.0.5:8786 (default: a local cluster of --jobs processes)")
-    batch.add_argument("--durations", metavar="FILE",
-                       help="with --shard: balance the slices by each op's time in FILE (a "
-                            "previous JSON report or results stream), longest first")
-    known = run.add_argument_group("known failures")
-    known.add_argument("--baseline", metavar="FILE",
-                       help="a JSON file of known failures (op name -> reason): a listed op that "
-                            "fails is an xfail, one that passes an xpass")
-    known.add_argument("--update-baseline", action="store_true",
-                       help="rewrite --baseline FILE from this run: add new failures, remove "
-                            "fixed ones, keep the reasons already there")
-    known.add_argument("--baseline-reason", metavar="TEXT",
-                       help="the reason --update-baseline gives new failures (default: "
-                            "'new in <date>')")
-
-    merge = sub.add_parser("merge", parents=[report_opts],
-                           help="combine shard reports (JSON or --results files) into one report")
-    merge.add_argument("files", nargs="+", metavar="FILE")
-
-    diff = sub.add_parser("diff", help="compare two runs (JSON reports or --results files): "
-                                       "regressions, fixes, new and removed ops, error growth")
-    diff.add_argument("old", metavar="OLD")
-    diff.add_argument("new", metavar="NEW")
-    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                      help="text (default), markdown (a pull-request comment) or json")
-    diff.add_argument("--growth", type=_factor, default=10.0, metavar="FACTOR",
-                      help="list ops whose max_rel_error grew more than FACTOR times (default 10)")
-    diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    return parser
-
-
-def _argument_type(parse: Any) -> Any:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except (UsageError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__.lstrip("_")
-    return convert
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"{text} is not a positive number of processes")
-    return value
-
-
-def _seed_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a seed; use a whole number >= 0") from None
-    if value < 0:
-        raise ValueError(f"{text} is not a seed; use a whole number >= 0")
-    return value
-
-
-def _nonnegative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError(f"{text} is not a number of seconds >= 0")
-    return value
-
-
-def _budget_value(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and value != float("inf")):
-        raise ValueError(f"{text} is not a budget; use a number of seconds > 0, e.g. 5")
-    return value
-
-
-def _growth_factor(text: str) -> float:
-    value = float(text)
-    if not value >= 1.0:
-        raise ValueError(f"{text} is not a growth factor; use a number >= 1, e.g. 10")
-    return value
-
-
-def _bytes(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text, re.IGNORECASE)
-    if not match:
-        raise ValueError(f"{text!r} is not a size such as 512M or 2G")
-    scale = 1024 ** " kmgt".index(match[2].lower() or " ")
-    return int(float(match[1]) * scale)
-
-
-_formats = _argument_type(parse_formats)
-_positive_int = _argument_type(_positive)
-_seconds = _argument_type(_nonnegative)
-_seed = _argument_type(_seed_value)
-_budget = _argument_type(_budget_value)
-_size = _argument_type(_bytes)
-_shard = _argument_type(parse_shard)
-_factor = _argument_type(_growth_factor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -227,18 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())  # -p imports from the current directory, as python -m
     try:
         if args.command == "merge":
-            return _merge(args)
+            return merge_command(args)
         if args.command == "diff":
-            return _diff(args)
+            return diff_command(args)
         if args.command == "audit" and (args.executor == "dask" or args.scheduler):
             _check_dask(args)
         elif args.command == "audit" and args.jobs != 1:
             prestart(args.jobs or available_cores())  # the workers' imports overlap ours
         registry = guarded_discover(args.plugins)
         if args.command == "list":
-            return _flushed(_list(registry))
+            return _flushed(list_ops(registry))
         if args.command == "show":
-            return _flushed(_show(registry, args.name, args.json))
+            return _flushed(show_op(registry, args.name, args.json))
         return _audit(registry, args)
     except (UsageError, InputError, WorkerError) as exc:
         print(visible(f"opcheck: error: {exc}"), file=sys.stderr)
@@ -261,46 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _flushed(code: int) -> int:
     sys.stdout.flush()  # inside main's try: a reader that went away is a BrokenPipeError here
     return code
-
-
-def _warn_plugin_errors(registry: Registry) -> None:
-    for err in registry.errors:
-        print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
-
-
-def _list(registry: Registry) -> int:
-    _warn_plugin_errors(registry)
-    width = max((len(n) for n in registry), default=0)
-    for name in sorted(registry):
-        info = registry.plugin_of[name]
-        print(visible(f"{name.ljust(width)}  {info.name} ({info.source})"))
-    return 1 if registry.errors else 0
-
-
-def _show(registry: Registry, name: str, as_json: bool) -> int:
-    _warn_plugin_errors(registry)
-    op = _lookup(registry, name)
-    if as_json:
-        from .describe import input_schema
-
-        print(json.dumps(input_schema(op, registry.plugin_of[name]), indent=2))
-        return 0
-    from .describe import describe_op
-
-    print(visible(describe_op(op, registry.plugin_of[name])))
-    return 0
-
-
-def _lookup(registry: Registry, name: str):
-    if name in registry:
-        return registry[name]
-    import difflib
-
-    if any(err.op == name for err in registry.errors):
-        raise UsageError(f"op {name!r} has an invalid declaration (the warning above says why)")
-    close = difflib.get_close_matches(name, list(registry), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `opcheck list` shows every op"
-    raise UsageError(f"no op named {name!r}{hint}")
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -333,6 +128,8 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     everything = [*names, *(r.name for r in broken)]
     if args.durations and shard is None:
         raise UsageError("--durations FILE balances --shard K/N; add --shard")
+    from .merge import read_durations
+
     durations = read_durations(args.durations) if args.durations else None
     holds = shard_filter(everything, shard, durations)
     names = [n for n in names if holds(n)]
@@ -426,242 +223,9 @@ def _leave(code: int, before: set[Any]) -> int:
     return code
 
 
-def _baseline(args: argparse.Namespace, registry: Registry, broken: list[str]) -> Any:
-    """The ``--baseline`` file, read before the audit (a bad file is a usage error now,
-    not after an hour); entries for ops that no longer exist are reported."""
-    if args.baseline is None:
-        if args.update_baseline or args.baseline_reason:
-            raise UsageError("--update-baseline and --baseline-reason need --baseline FILE")
-        return None
-    from .baseline import load
-
-    baseline = load(args.baseline, missing_ok=args.update_baseline)
-    if args.update_baseline:
-        check_writable(args.baseline, "--baseline")
-    stale = baseline.stale([*registry, *broken])
-    if stale:
-        fix = "--update-baseline removes them" if not args.update_baseline else "removing them"
-        print(f"opcheck: warning: baseline {args.baseline} lists {len(stale)} op(s) that no "
-              f"longer exist: {', '.join(stale)} ({fix})", file=sys.stderr)
-    return baseline
-
-
-def _settle_baseline(baseline: Any, reports: list[OpReport], args: argparse.Namespace,
-                     existing: list[str]) -> None:
-    """Judge every op (resumed ones too) by the baseline; with ``--update-baseline``,
-    rewrite the file from this run and judge by the new one."""
-    from .baseline import describe_update, dumps
-
-    for report in reports:
-        baseline.apply(report)
-    if not args.update_baseline:
-        return
-    old = dict(baseline.entries)
-    new = baseline.updated(reports, existing, args.baseline_reason)
-    write_atomic(args.baseline, dumps(new))
-    baseline.rejudge(reports, new)
-    print(f"opcheck: baseline {args.baseline} updated: {describe_update(old, new)}",
-          file=sys.stderr)
-
-
 def _check_dask(args: argparse.Namespace) -> None:
     if args.executor != "dask":
         raise UsageError("--scheduler ADDRESS is for --executor dask; add it, or drop --scheduler")
     from .dask_executor import require_distributed
 
     require_distributed()
-
-
-def _all_exact(patterns: Sequence[str]) -> bool:
-    return bool(patterns) and not any(ch in p for p in patterns for ch in "*?[")
-
-
-def _with_variant(registry: Registry, names: list[str], variant: str | None, exact: bool) -> list[str]:
-    """The ops that have ``variant``. An op named exactly without it is a usage error; ops
-    matched by a glob (or all ops) without it are left out, and stderr says which."""
-    if variant is None:
-        return names
-    from .configurations import matching
-    from .sampling import variants
-
-    plans = {name: list(variants(registry[name])) for name in names}
-    lacking = [n for n in names if not matching(variant, plans[n])]
-    if lacking and (exact or len(lacking) == len(names)):
-        name = lacking[0]
-        who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"
-        raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
-    if lacking:
-        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
-        print(visible(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it "
-                      f"are not audited: {shown}"), file=sys.stderr)
-    return [n for n in names if n not in lacking]
-
-
-def _resume(
-    args: argparse.Namespace, meta: dict[str, Any], wanted: set[str], registry: Registry
-) -> tuple[dict[str, OpReport], ResultsWriter | None]:
-    """Results already on disk (``--resume``), and the writer for the results stream."""
-    if args.resume and args.results and os.path.abspath(args.resume) != os.path.abspath(args.results):
-        raise UsageError("--resume FILE keeps streaming to FILE; drop --results, or give both the same file")
-    path = args.resume or args.results
-    if path is None and args.output and _names_directory(args.format, args.output):
-        path = os.path.join(args.output, RESULTS_NAME)
-    if path is not None:
-        check_writable(path, "--resume" if args.resume else "--results" if args.results else "-o")
-        _not_a_report(path, args)
-    previous = None
-    if args.resume and os.path.exists(args.resume):
-        previous = read_results(args.resume)
-        check_compatible(previous.header, meta, args.resume)
-
-    def now(name: str) -> dict[str, Any]:
-        return computed_from(registry.ops.get(name), __version__, args.seed, args.mode)
-
-    done = {n: r for n, r in (previous.reports.items() if previous else ()) if n in wanted}
-    changed = sorted(n for n in done if previous is not None and stale(previous, n, now(n)))
-    if changed:
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        print(visible(f"opcheck: {len(changed)} op(s) changed since {args.resume} was written "
-                      f"(declaration, code, opcheck version, seed or mode), audited again: "
-                      f"{shown}"), file=sys.stderr)
-        for name in changed:
-            del done[name]
-    if args.resume:
-        print(f"opcheck: resuming from {args.resume}: {len(done)} of {len(wanted)} ops already "
-              "audited", file=sys.stderr)
-    writer = ResultsWriter(path, meta, resume=previous, computed_from=now) if path else None
-    return dict(done), writer
-
-
-def _not_a_report(path: str, args: argparse.Namespace) -> None:
-    """The results stream and a report may not be one file: the report would overwrite the
-    stream at the end of the run (and --resume would find a report)."""
-    reports = [p for _, p in _outputs(args.format, args.output) if p is not None]
-    if any(os.path.realpath(path) == os.path.realpath(p) for p in reports):
-        option = "--resume" if args.resume else "--results"
-        raise UsageError(f"{option} {path} and -o {args.output} name the same file: the report "
-                         "would overwrite the results stream; give them different paths")
-
-
-def _closing_summary(reports: Sequence[OpReport], elapsed: float) -> None:
-    if _is_terminal(sys.stderr):
-        width = shutil.get_terminal_size().columns
-        print(visible(render_summary_table(reports, width)), file=sys.stderr)
-    print(summary_line(reports, elapsed), file=sys.stderr)
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-# --- merge ---------------------------------------------------------------------------------
-
-
-def _merge(args: argparse.Namespace) -> int:
-    from .merge import load, merge
-
-    started = time.perf_counter()
-    outputs = _outputs(args.format, args.output)
-    meta, reports, warnings = merge([load(path) for path in args.files])
-    for warning in warnings:
-        print(f"opcheck: warning: {warning}", file=sys.stderr)
-    _write_reports(outputs, reports, meta)
-    print(summary_line(reports, time.perf_counter() - started), file=sys.stderr)
-    complete = not warnings and not meta["not_run"]
-    return 0 if complete and all(is_ok(r.status) for r in reports) else 1
-
-
-# --- diff ----------------------------------------------------------------------------------
-
-
-def _diff(args: argparse.Namespace) -> int:
-    from .comparison import compare
-    from .formats.diff import headline, render
-    from .merge import load
-
-    old, new = load(args.old), load(args.new)
-    if args.output:
-        check_writable(args.output, "-o")
-    result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
-                     new_meta=new.meta, old_path=args.old, new_path=args.new)
-    text = render(args.format, result)
-    if args.output:
-        write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    print(f"opcheck diff: {headline(result)}", file=sys.stderr)
-    return 1 if result.regressions else 0
-
-
-# --- report files --------------------------------------------------------------------------
-
-
-def _names_directory(formats: Sequence[str], output: str) -> bool:
-    return len(formats) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output)
-
-
-def _outputs(formats: Sequence[str], output: str | None) -> list[tuple[str, str | None]]:
-    """(format, path) pairs; a path of None is stdout."""
-    if output is None:
-        if len(formats) > 1:
-            raise UsageError(f"--format {','.join(formats)} writes several reports; "
-                             "add -o DIR to say where")
-        return [(formats[0], None)]
-    if _names_directory(formats, output):
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise UsageError(f"-o {output}: it is a file, and --format {','.join(formats)} "
-                             "writes several reports into a directory; name a directory")
-        pairs = [(f, os.path.join(output, FORMATS[f].filename)) for f in formats]
-    else:
-        pairs = [(formats[0], output)]
-    for _, path in pairs:
-        check_writable(path, "-o")
-    return pairs
-
-
-def check_writable(path: str, option: str) -> None:
-    """Refuse before the audit, not after it, a report path that cannot be written: a
-    directory where a file goes, a file where a directory goes, no permission."""
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: it is a directory; name a file")
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise UsageError(f"{option} {path}: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: no permission to write in {parent}")
-
-
-def _write_reports(outputs: list[tuple[str, str | None]], reports: Sequence[OpReport],
-                   meta: dict[str, Any]) -> None:
-    for fmt, path in outputs:
-        text = render(fmt, reports, meta)
-        if path is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            write_atomic(path, text)
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".opcheck-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as open() would have made it, not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -130,7 +130,7 @@ def returns_complex(raw: Any) -> bool:
 
 
 def _takes_out(fn: Any) -> bool:
-    from .spec import _accepts
+    from .signatures import accepts as _accepts
 
     return _accepts(fn, "out")
 

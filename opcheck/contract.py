@@ -10,18 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ContractError
 from .spec import Op
 
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))  # venvs link lib64 -> lib
-
-
-class ContractError(Exception):
-    """The op broke its contract: the audit reports status ``error`` with this message."""
-
-    def __init__(self, message: str, traceback: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.traceback = traceback
 
 
 def _kind(value: Any) -> str:

@@ -155,7 +155,7 @@ def run_ops_dask(names: Sequence[str], options: RunOptions, registry: Registry,
 
 
 def _error(name: str, message: str, options: RunOptions, registry: Registry) -> OpReport:
-    from .worker import error_report
+    from .frontend import error_report
 
     return error_report(name, message, options.seed, options.mode, registry.plugin_of.get(name),
                         options.variant)

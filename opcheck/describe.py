@@ -40,6 +40,7 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
         bracket = ")" if t.dtype.startswith(("int", "uint")) else "]"
         diff = "differentiable" if t.is_differentiable else "not differentiable"
         values = (f"drawn by sampler {t.model_dump(mode='json')['sampler']!r}" if t.sampler is not None
+                  else "values False or True" if t.dtype == "bool"  # not the [0, 2) it is drawn from
                   else f"values in [{_number(low)}, {_number(high)}{bracket}")
         lines.append(f"  {name}: shape {shape}, {t.dtype}, {values}, {diff}")
     for attr, values in op.attrs.items():

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import UsageError
+from .errors import PluginTimeout, UsageError
 from .hygiene import ExitCalled, trapped_exit
 
 if TYPE_CHECKING:
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 TIMEOUT_ENV = "OPCHECK_PLUGIN_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
-
-
-class PluginTimeout(Exception):
-    """A plugin's import or hook ran past the time limit. An ``Exception``: the plugin
-    manager records it as that plugin's error and goes on with the others."""
 
 
 def load_timeout() -> float:

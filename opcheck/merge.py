@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
+from .formats.json_report import JSON_SCHEMA_VERSION
 from .result import OpReport
 from .results_file import RUN_KEYS, read_results
 from .selection import in_report_order
@@ -65,8 +66,10 @@ def load(path: str) -> Loaded:
         doc = None  # several lines: a results stream
     if isinstance(doc, dict) and "ops" in doc:
         version = doc.get("schema_version")
-        if not isinstance(version, int) or version > 1:
-            raise UsageError(f"{path!r} has JSON schema_version {version!r}; this opcheck reads 1")
+        if type(version) is not int or not 1 <= version <= JSON_SCHEMA_VERSION:
+            readable = "1" if JSON_SCHEMA_VERSION == 1 else f"1 to {JSON_SCHEMA_VERSION}"
+            raise UsageError(f"{path!r} has JSON schema_version {version!r}; this opcheck reads "
+                             f"{readable} (merge it with the opcheck that wrote it)")
         meta = {k: v for k, v in doc.items() if k not in ("ops", "summary")}
         return Loaded(path, meta, [report_from_dict(op) for op in doc["ops"]])
     results = read_results(path)
@@ -209,3 +212,9 @@ def _missing_shards(loaded: Sequence[Loaded]) -> list[str]:
     [count] = counts
     missing = sorted(set(range(1, count + 1)) - {s.index for s in parsed})
     return [f"shard {k}/{count} is missing: its ops are not in the merged report" for k in missing]
+
+
+def read_durations(path: str) -> dict[str, float]:
+    """Seconds per op from a JSON report or a results stream (``--durations FILE``, which
+    balances shards: ``shard.balanced``)."""
+    return {r.name: float(r.duration or 0.0) for r in load(path).reports}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-import traceback
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -22,6 +22,9 @@ from pydantic import ValidationError
 
 from . import hookspecs
 from .declaration_errors import collecting
+from .hook_calls import HookCall, WrapperError, each_implementation
+from .plugin_errors import (declaration_error, import_failure, invalid_op, one_line, plugin_frame,
+                            wrapper_error)
 from .errors import PluginError, UsageError
 from .spec import Op
 
@@ -29,16 +32,25 @@ ENTRY_POINT_GROUP = "opcheck"
 DISABLE_AUTOLOAD_ENV = "OPCHECK_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PACKAGE = "opcheck_plugins"
 
-PluginSpec = str | ModuleType
+PluginSpec = Any  # a module, an importable name, "no:NAME", or any object with hook methods
 
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """Where a registered plugin came from: ``builtin``, ``entry point`` or ``-p``."""
+    """Where a registered plugin came from: ``builtin``, ``entry point`` or ``-p``.
+    ``module`` is the plugin object itself: a module, or any object with hook methods."""
 
     name: str
     source: str
-    module: ModuleType
+    module: Any
+
+    @property
+    def file(self) -> str | None:
+        """The source file of the plugin (of its class, for an instance)."""
+        found = getattr(self.module, "__file__", None)
+        if found is None and not isinstance(self.module, ModuleType):
+            found = getattr(sys.modules.get(type(self.module).__module__), "__file__", None)
+        return found
 
 
 @dataclass
@@ -49,6 +61,7 @@ class Registry(Mapping[str, Op]):
     plugin_of: dict[str, PluginInfo] = field(default_factory=dict)
     errors: list[PluginError] = field(default_factory=list)
     plugins: list[PluginInfo] = field(default_factory=list)
+    plugin_manager: pluggy.PluginManager | None = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Op:
         return self.ops[name]
@@ -87,12 +100,17 @@ def make_plugin_manager(
     loaded: list[PluginInfo] = []
     errors: list[PluginError] = []
 
-    def register(name: str, source: str, module: ModuleType) -> None:
+    def register(name: str, source: str, module: Any) -> None:
         short = name.rsplit(".", 1)[-1] if source == "builtin" else name
         if pm.is_blocked(name) or pm.is_blocked(short) or pm.is_registered(module):
             return
-        pm.register(module, name=name)
-        loaded.append(PluginInfo(name, source, module))
+        unique, count = name, 1
+        while pm.has_plugin(unique):  # two instances of one class are two plugins
+            count += 1
+            unique = f"{name}#{count}"
+        pm.register(module, name=unique)
+        loaded.append(PluginInfo(unique, source, module))
+        errors.extend(_unmarked_hooks(pm, unique, module))
 
     for name in builtin_modules():
         register(name, "builtin", importlib.import_module(name))
@@ -104,24 +122,45 @@ def make_plugin_manager(
             try:
                 module = ep.load()
             except Exception as exc:  # a broken third-party plugin must not stop the others
-                errors.append(PluginError(ep.name, f"could not be imported ({ep.value}): {_one_line(exc)}"))
+                errors.append(PluginError(ep.name, f"could not be imported ({ep.value}): {one_line(exc)}"))
                 continue
             register(ep.name, "entry point", module)
 
     for spec in explicit:
-        if isinstance(spec, ModuleType):
-            register(spec.__name__, "-p", spec)
+        if not isinstance(spec, str):  # a module or any object with hook methods
+            register(_object_name(spec), "-p", spec)
             continue
         if pm.is_blocked(spec):
             continue
         try:
             module = importlib.import_module(spec)
         except Exception as exc:
-            raise UsageError(f"plugin module {spec!r} (from -p / plugins=) {_import_failure(spec, exc)}") from exc
+            raise UsageError(f"plugin module {spec!r} (from -p / plugins=) {import_failure(spec, exc)}") from exc
         register(spec, "-p", module)
 
     _check_hooks(pm, loaded, errors)
     return pm, loaded, errors
+
+
+def _object_name(plugin: Any) -> str:
+    """A module's name; for any other object, its class's dotted name."""
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _unmarked_hooks(pm: pluggy.PluginManager, name: str, plugin: Any) -> list[PluginError]:
+    """An ``opcheck_*`` function without ``@opcheck.hookimpl`` is never called (pluggy only
+    collects marked functions): say so rather than leave the user wondering where the
+    ops went."""
+    found = []
+    for attr in sorted(a for a in dir(plugin) if a.startswith(hookspecs.NAME + "_")):
+        value = getattr(plugin, attr, None)
+        if callable(value) and pm.parse_hookimpl_opts(plugin, attr) is None:
+            found.append(PluginError(name, f"{attr}() is not marked with @opcheck.hookimpl, "
+                                           "so opcheck never calls it; add the decorator"))
+    return found
 
 
 def _check_hooks(pm: pluggy.PluginManager, loaded: list[PluginInfo], errors: list[PluginError]) -> None:
@@ -144,14 +183,11 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
 
     Broken plugins do not raise: they are listed in ``.errors`` of the returned registry.
     """
-    _, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
-    registry = Registry(errors=errors, plugins=loaded)
+    pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
+    registry = Registry(errors=errors, plugins=loaded, plugin_manager=pm)
     duplicates: set[str] = set()
-    for info in loaded:
-        impl = getattr(info.module, "opcheck_ops", None)
-        if impl is None:
-            continue
-        for op in _collect(info, impl, registry.errors):
+    for info, call in each_implementation(pm, "opcheck_ops", loaded):
+        for op in _collect(info, call, registry.errors):
             first = registry.plugin_of.get(op.name)
             if first is not None:
                 duplicates.add(op.name)
@@ -168,26 +204,31 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
             registry.plugin_of[op.name] = info
     for name in duplicates:  # ambiguous: audit neither copy
         del registry.ops[name]
-    _collect_samplers(registry)
+    _collect_samplers(registry, pm)
     return registry
 
 
-def _collect_samplers(registry: Registry) -> None:
+def _collect_samplers(registry: Registry, pm: pluggy.PluginManager) -> None:
     """Every plugin's ``opcheck_samplers()``, installed for sampling; an op naming a sampler
     nobody declared becomes an error entry instead of failing at its first draw."""
     from . import samplers
 
     table: dict[str, tuple[str, Any]] = {}
-    for info in registry.plugins:
-        impl = getattr(info.module, "opcheck_samplers", None)
-        if impl is None:
-            continue
+    for info, call in each_implementation(pm, "opcheck_samplers", registry.plugins):
         try:
-            given = dict(impl())
+            given: dict[Any, Any] = {}
+            results = call()
+            if not results:  # pluggy drops a None result
+                raise TypeError("opcheck_samplers() returned None")
+            for result in results:
+                given.update(result)
+        except WrapperError as exc:
+            registry.errors.append(wrapper_error(info, "opcheck_samplers", exc))
+            continue
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
-            where = _plugin_frame(info, exc)
+            where = plugin_frame(info, exc)
             registry.errors.append(PluginError(info.name, f"opcheck_samplers() raised or did not "
-                                               f"return a mapping: {_one_line(exc)}{where}"))
+                                               f"return a mapping: {one_line(exc)}{where}"))
             continue
         for name, fn in given.items():
             clash = ("a built-in sampler" if name in samplers.BUILTIN else
@@ -214,30 +255,35 @@ def _collect_samplers(registry: Registry) -> None:
                 break
 
 
-def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]:
+def _collect(info: PluginInfo, call: HookCall, errors: list[PluginError]) -> list[Op]:
     try:
         with collecting():  # an invalid Op becomes an error entry, not a lost list
-            result = impl()
+            results = call()  # [what the plugin returned], as the wrappers left it
     except ValidationError as exc:
-        errors.append(_declaration_error(info, exc))
+        errors.append(declaration_error(info, exc))
+        return []
+    except WrapperError as exc:
+        errors.append(wrapper_error(info, "opcheck_ops", exc))
         return []
     except Exception as exc:
-        where = _plugin_frame(info, exc)
-        errors.append(PluginError(info.name, f"opcheck_ops() raised {_one_line(exc)}{where}"))
+        where = plugin_frame(info, exc)
+        errors.append(PluginError(info.name, f"opcheck_ops() raised {one_line(exc)}{where}"))
         return []
-    if result is None:
+    if not results:  # pluggy drops a None result
         errors.append(PluginError(info.name, "opcheck_ops() returned None; return a list of opcheck.Op"))
         return []
-    try:
-        with collecting():
-            items = list(result)  # a generator builds its ops here
-    except Exception as exc:
-        errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {_one_line(exc)}"))
-        return []
+    items: list[Any] = []
+    for result in results:
+        try:
+            with collecting():
+                items.extend(result)  # a generator builds its ops here
+        except Exception as exc:
+            errors.append(PluginError(info.name, f"opcheck_ops() must return an iterable of opcheck.Op, got {type(result).__name__}: {one_line(exc)}"))
+            return []
     ops = []
     for position, item in enumerate(items):
         if isinstance(item, Op) and item._invalid is not None:
-            errors.append(_invalid_op(info, item))
+            errors.append(invalid_op(info, item))
         elif isinstance(item, Op):
             ops.append(item)
         else:
@@ -250,69 +296,5 @@ def _collect(info: PluginInfo, impl: Any, errors: list[PluginError]) -> list[Op]
     return ops
 
 
-def _declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
-    op = exc.title[4:-1] if exc.title.startswith("Op '") else None
-    where = _plugin_frame(info, exc)
-    what = f"invalid declaration of op {op!r}" if op else f"invalid {exc.title} declaration"
-    if not op:
-        where += " (the op was never built)"
-    return PluginError(info.name, f"{what}{where}:\n{describe_validation_error(exc)}", op=op)
-
-
-def _invalid_op(info: PluginInfo, op: Op) -> PluginError:
-    """The error entry of one op whose declaration failed while the plugin was collected."""
-    invalid = op._invalid
-    assert invalid is not None
-    named = invalid.title.startswith("Op '")
-    what = f"invalid declaration of op {op.name!r}" if named else "invalid declaration of an op without a valid name"
-    return PluginError(
-        info.name, f"{what} at {invalid.location}:\n{invalid.lines()}",
-        op=op.name if named else None, location=invalid.location,
-        fields=tuple(field for field, _ in invalid.problems),
-    )
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: the field path, then pydantic's message without its prefix."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or exc.title
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
-
-
-def _plugin_frame(info: PluginInfo, exc: BaseException) -> str:
-    """' at FILE:LINE' of the deepest traceback frame inside the plugin's own file."""
-    filename = getattr(info.module, "__file__", None)
-    if not filename:
-        return ""
-    target = os.path.realpath(filename)
-    found = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.realpath(frame.filename) == target:
-            found = f" at {frame.filename}:{frame.lineno}"
-    return found
-
-
 def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-
-
-def _import_failure(spec: str, exc: BaseException) -> str:
-    """Why importing module ``spec`` failed, and what to do: not found (a name or sys.path
-    problem) reads differently from a module that was found and raised while importing."""
-    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
-    if missing is not None and (spec == missing or spec.startswith(missing + ".")):
-        return f"cannot be imported: {_one_line(exc)}; check the name and that it is on sys.path"
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if "importlib" not in frame.filename and not frame.filename.startswith("<frozen"):
-            where = f" (at {frame.filename}:{frame.lineno})"  # the innermost frame of user code
-    hint = (f"; install {missing!r}, which it imports" if missing else "; fix the module")
-    return f"was found but raised while importing: {_one_line(exc)}{where}{hint}"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

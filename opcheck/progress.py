@@ -21,7 +21,7 @@ class Progress:
                  enabled: bool | None = None, min_interval: float = 0.1) -> None:
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
-            enabled = _is_terminal(self.stream)
+            enabled = is_terminal(self.stream)
         self.failed = 0
         self.errors = 0
         self._bar: Any = None
@@ -63,8 +63,9 @@ class Progress:
         self.close()
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (False for a closed or fake stream)."""
     try:
-        return stream.isatty()
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False

@@ -13,38 +13,26 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-import os
-import shlex
 import sys
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .choices import MODES, parse_seed
+from .pytest_checks import (_REGISTRY, _XPASS, COLLECTOR_NAME, MARKER, OpcheckWarning, OpFailure,
+                            PluginImportError, _hint, _where, run_checks, setting)
+from .pytest_fixture import OpcheckFixture
 
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo, PluginSpec, Registry
     from .result import OpReport
     from .spec import Op
 
-MARKER = "opcheck"
-#: The collector holding the op items: their node ids are ``opcheck::<op name>``.
-COLLECTOR_NAME = "opcheck"
-MODES = ("auto", "full", "fast")
-_MARKER_KWARGS = ("seed", "mode", "xfail", "skip", "strict")
-_XPASS = pytest.StashKey[str]()
-#: How the reason of an expected failure from ``--opcheck-baseline`` starts.
-_BASELINE = "baseline: "
-_REGISTRY = pytest.StashKey["_Plugins"]()
-
-
 def _seed(text: str) -> int:
     """--opcheck-seed: a whole number >= 0 (argparse reports the ValueError as a usage error)."""
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+    return parse_seed(text)
 
 
 _seed.__name__ = "seed (a whole number >= 0)"  # argparse: "invalid seed (...) value: '-1'"
@@ -180,17 +168,13 @@ class _Plugins:
             try:
                 specs.append(importlib.import_module(name))
             except Exception as exc:
-                from .plugin_manager import _import_failure
+                from .plugin_errors import import_failure
 
                 raise PluginImportError(
-                    f"{where} names the plugin module {name!r}, which {_import_failure(name, exc)}"
+                    f"{where} names the plugin module {name!r}, which {import_failure(name, exc)}"
                     f" (or importable from the rootdir {root})"
                 ) from exc
         return specs
-
-
-class PluginImportError(Exception):
-    """A plugin module named in the ini file or on the command line cannot be imported."""
 
 
 class OpCollector(pytest.Collector):
@@ -225,15 +209,6 @@ class OpCollector(pytest.Collector):
                                error="\n".join(broken.get(name, [])))
             for name in names
         ]
-
-
-def _hint(name: str, names: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, names, n=3)
-    if close:
-        return f"; did you mean {', '.join(close)}?"
-    return f"; the {len(names)} discovered ops are listed by `opcheck list`"
 
 
 class OpItem(pytest.Item):
@@ -281,285 +256,6 @@ class OpItem(pytest.Item):
 
 def _args(exc: BaseException) -> str:
     return f": {exc}" if str(exc) else ""
-
-
-def _where(op: Op | None, plugin: PluginInfo | None) -> tuple[str | None, int]:
-    """Where the op's forward is defined, else its plugin's file: (path, 1-based line)."""
-    code = getattr(getattr(op, "forward", None), "__code__", None)
-    if code is not None:
-        return code.co_filename, code.co_firstlineno
-    return getattr(plugin.module if plugin else None, "__file__", None), 1
-
-
-class OpcheckWarning(UserWarning):
-    """Something a passing audit noticed: a gradient returned for a non-differentiable
-    input, or an input where no element could be verified."""
-
-
-class OpFailure(Exception):
-    """An op item failed: the message is the whole readable report."""
-
-
-# -- settings, skips and expected failures ---------------------------------------------
-
-
-def _marker_kwargs(node: pytest.Item) -> list[dict[str, Any]]:
-    """The kwargs of every ``opcheck`` marker on ``node``, closest first, checked."""
-    found = []
-    for mark in node.iter_markers(MARKER):
-        unknown = sorted(set(mark.kwargs) - set(_MARKER_KWARGS))
-        if mark.args or unknown:
-            given = [repr(a) for a in mark.args] + [f"{k}=" for k in unknown]
-            _fail(f"@pytest.mark.opcheck got {', '.join(given)}; it takes only the keyword "
-                  f"arguments {', '.join(k + '=' for k in _MARKER_KWARGS)}")
-        found.append(mark.kwargs)
-    return found
-
-
-def setting(node: pytest.Item, key: str, explicit: Any = None) -> Any:
-    """seed or mode: the explicit argument, else the closest marker, else the command
-    line (``--opcheck-seed``, ``--opcheck-mode``), else opcheck's default."""
-    if explicit is not None:
-        return explicit
-    for kwargs in _marker_kwargs(node):
-        if kwargs.get(key) is not None:
-            return kwargs[key]
-    value = node.config.getoption(f"opcheck_{key}")
-    if value is not None:
-        return value
-    return {"seed": 0, "mode": "auto"}[key]
-
-
-def _selectors(value: Any, kind: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        return {"*": value}
-    if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(r, str)
-                                          for k, r in value.items()):
-        return dict(value)
-    _fail(f"{kind}={value!r}: give a reason (the whole op) or a dict selector -> reason, "
-          "where a selector is '*', a variant label such as 'N=1', a dtype name, or a check "
-          "('backward', 'jvp', 'adjoint', 'double_backward')")
-
-
-def expectations(node: pytest.Item, op: Op) -> tuple[dict[str, str], dict[str, str], bool]:
-    """(xfail, skip, strict): the op's own declarations, overridden selector by selector
-    by ``opcheck`` markers from the farthest (module) to the closest (the test itself)."""
-    xfail, skip = dict(op.xfail), dict(op.skip)
-    known = node.config.stash[_REGISTRY].baseline().get(op.name)
-    if known is not None:
-        xfail.setdefault("*", f"{_BASELINE}{known}")
-    strict = node.config.getini("opcheck_xfail_strict")
-    for kwargs in reversed(_marker_kwargs(node)):
-        xfail.update(_selectors(kwargs.get("xfail"), "xfail"))
-        skip.update(_selectors(kwargs.get("skip"), "skip"))
-        if kwargs.get("strict") is not None:
-            strict = bool(kwargs["strict"])
-    if node.config.option.runxfail:
-        xfail = {}
-    return xfail, skip, strict
-
-
-def run_checks(
-    node: pytest.Item, op: Op, plugin: PluginInfo | None, *, seed: int, mode: str,
-    values: Mapping[str, Any] | None = None, variant: str | None = None,
-    reproduce: str | None = None,
-) -> tuple[OpReport, str | None]:
-    """Audit ``op`` for ``node`` honouring its skips and expected failures.
-
-    Skips and expected failures end the test (``pytest.skip`` / ``pytest.xfail``);
-    otherwise returns the report of the variants run and the failure text, if any.
-    """
-    __tracebackhide__ = True
-    from . import check_selectors
-    from .audit import audit
-    from .errors import OpcheckError
-    from .expectations import GIVEN, judge, plan_for
-    from .sampling import variants
-
-    xfail, skip, strict = expectations(node, op)
-    known = list(variants(op))
-    labels = [GIVEN] if values is not None else known
-    if variant is not None:
-        if variant not in labels:
-            _fail(f"op {op.name!r} has no variant {variant!r}; "
-                  f"its variants are {', '.join(labels)}")
-        labels = [variant]
-    plan = plan_for(op, labels, known=known, xfail=xfail, skip=skip)
-    if plan.problem:
-        _fail(plan.problem)
-    if plan.skipped:
-        _skip(plan.skip_reason())
-    run = [label for label in labels if label not in plan.skip]
-    audited = plan.audited(op)
-    try:
-        if values is not None:
-            parts = {"given": audit(audited, seed=seed, mode=mode, inputs=values, plugin=plugin)}
-        else:
-            parts = {label: audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin)
-                     for label in run}
-    except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
-        _fail(str(exc))
-    for part in parts.values():
-        plan.finish(part)
-    if reproduce is not None:
-        for part in parts.values():
-            part.reproduce = reproduce if part.status != "pass" else ""
-    report = _merge(op, parts, seed, mode, plugin)
-    path, line = _where(op, plugin)
-    for warning in report.warnings if report.status == "pass" else ():
-        warnings.warn_explicit(f"op {op.name!r}, variant {warning}", OpcheckWarning,
-                               path or "<unknown>", line)
-    failing = [label for label, part in parts.items() if part.status != "pass"]
-    by_check = check_selectors.expected_failures(parts, failing, plan.check_xfail)
-    verdict = judge({label: part.status for label, part in parts.items()}, plan.xfail,
-                    strict=strict, by_check=by_check, check_xfail=plan.check_xfail)
-    if verdict.status in ("fail", "error"):
-        return report, _failure_text(parts, list(verdict.unexpected), len(run))
-    if verdict.status == "xpass":
-        where = f": {verdict.reason}" if verdict.whole else f", {verdict.reason}"
-        return report, _xpass(node, f"op {op.name!r}{where}", strict)
-    if verdict.status == "xfail":
-        pytest.xfail(verdict.reason)
-    return report, None
-
-
-def _xpass(node: pytest.Item, reason: str, strict: bool) -> str | None:
-    if strict:
-        fix = ("its entry from the --opcheck-baseline file" if _BASELINE in reason
-               else "the xfail declaration (or mark it strict=False)")
-        return f"[XPASS(strict)] {reason}\nIt was expected to fail and now passes: remove {fix}."
-    node.stash[_XPASS] = reason
-    return None
-
-
-def _failure_text(parts: Mapping[str, OpReport], unexpected: list[str], total: int) -> str:
-    from .report import format_op
-
-    lines = format_op(parts[unexpected[0]]).splitlines()
-    if len(unexpected) > 1:
-        at = len(lines) - 1 if lines[-1].startswith("Reproduce:") else len(lines)
-        lines.insert(at, f"Failing variants: {', '.join(unexpected)} ({len(unexpected)} of "
-                         f"{total}); the first is shown")
-    return "\n".join(lines)
-
-
-def _merge(op: Op, parts: Mapping[str, OpReport], seed: int, mode: str,
-           plugin: PluginInfo | None) -> OpReport:
-    """One report over the variants that ran, as ``opcheck.audit`` returns for all."""
-    from .result import OpReport, worst_status
-
-    reports = list(parts.values())
-    bad = next((r for r in reports if r.status != "pass"), None)
-    return OpReport(
-        name=op.name, status=worst_status([r.status for r in reports]), mode=mode, seed=seed,
-        plugin=plugin.name if plugin else None,
-        variants=[v for r in reports for v in r.variants],
-        duration=sum(r.duration for r in reports),
-        message=bad.message if bad else "", reproduce=bad.reproduce if bad else "",
-        warnings=[w for r in reports for w in r.warnings],
-    )
-
-
-def _skip(reason: str) -> NoReturn:
-    """Skip, reported at the test's (or the op's) location rather than this file's."""
-    raise pytest.skip.Exception(reason, _use_item_location=True)
-
-
-def _fail(message: str) -> NoReturn:
-    __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
-
-
-# -- the fixture -------------------------------------------------------------------------
-
-
-class OpcheckFixture:
-    """What the ``opcheck`` fixture gives a test: ``assert_gradients`` and the classes
-    needed to declare an op without importing opcheck (the fixture shadows its name)."""
-
-    def __init__(self, request: pytest.FixtureRequest) -> None:
-        self._request = request
-
-    @property
-    def Op(self) -> type[Op]:
-        from .spec import Op
-
-        return Op
-
-    @property
-    def Tensor(self) -> Any:
-        from .spec import Tensor
-
-        return Tensor
-
-    @property
-    def audit(self) -> Any:
-        """``opcheck.audit``: the report, without asserting anything."""
-        from .audit import audit
-
-        return audit
-
-    def assert_gradients(
-        self, op: Op | str | None = None, /, *, forward: Any = None, backward: Any = None,
-        inputs: Mapping[str, Any] | None = None, name: str | None = None,
-        dims: Mapping[str, int] | None = None, seed: int | None = None,
-        mode: str | None = None, values: Mapping[str, Any] | None = None,
-        variant: str | None = None, **op_fields: Any,
-    ) -> OpReport:
-        """Audit an op and raise ``AssertionError`` with the readable report if it fails.
-
-        ``op`` is an ``opcheck.Op``, the name of a discovered op, or None to declare one
-        here from ``forward``, ``backward``, ``inputs`` and any other ``Op`` field (its
-        name defaults to the test's). ``values`` fixes input values; ``variant`` audits
-        one shape variant. Returns the ``OpReport`` when every gradient matches.
-        """
-        __tracebackhide__ = True
-        from pydantic import ValidationError
-
-        node = self._request.node
-        fields = {k: v for k, v in dict(forward=forward, backward=backward, inputs=inputs,
-                                        name=name, dims=dims, **op_fields).items()
-                  if v is not None}
-        plugin = None
-        try:
-            if isinstance(op, str):
-                op, plugin = self._discovered(op)
-            if op is None:
-                fields.setdefault("name", node.name)
-                op = self.Op(**fields)
-            elif fields:
-                op = self.Op(**{**dict(op), **fields})
-        except ValidationError as exc:
-            raise exc.with_traceback(None) from None  # the pydantic message, at the call
-        report, failure = run_checks(
-            node, op, plugin, seed=setting(node, "seed", seed), mode=setting(node, "mode", mode),
-            values=values, variant=variant, reproduce=self._reproduce(),
-        )
-        if failure:
-            raise AssertionError(failure)
-        return report
-
-    def _discovered(self, name: str) -> tuple[Op, PluginInfo]:
-        __tracebackhide__ = True
-        try:
-            registry = self._request.config.stash[_REGISTRY].registry()
-        except PluginImportError as exc:
-            _fail(str(exc))
-        if name not in registry:
-            _fail(f"no op named {name!r}{_hint(name, sorted(registry))}")
-        return registry[name], registry.plugin_of[name]
-
-    def _reproduce(self) -> str:
-        config = self._request.config
-        path, sep, rest = self._request.node.nodeid.partition("::")
-        where = os.path.relpath(config.rootpath / path, config.invocation_params.dir)
-        parts = ["pytest", where.replace(os.sep, "/") + sep + rest]
-        for key in ("seed", "mode"):  # as given on this run's command line
-            if config.getoption(f"opcheck_{key}") is not None:
-                parts += [f"--opcheck-{key}", str(config.getoption(f"opcheck_{key}"))]
-        return shlex.join(parts)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Render audit results: the text table and failure details, JSON, and the terminal's
-closing summary. (JUnit, Markdown and HTML live in ``opcheck.formats``.)
+"""Render audit results: the text table and failure details, and the terminal's closing
+summary. (JSON, JUnit, Markdown and HTML live in ``opcheck.formats``.)
 
 Pure functions from ``result`` objects to strings; the CLI and the pytest plugin decide
 where the strings go.
@@ -7,17 +7,13 @@ where the strings go.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .escape import visible
-from .result import InputResult, OpReport, VariantResult
-from .serialize import jsonable, report_to_dict
 
-#: The version of the JSON report's layout (docs/batch.md); bumped when a key changes
-#: meaning or goes away, not when one is added.
-JSON_SCHEMA_VERSION = 1
+if TYPE_CHECKING:  # types only: result imports this module for OpReport.__str__
+    from .result import InputResult, OpReport, VariantResult
 
 
 def _num(value: float | None, spec: str = ".3g") -> str:
@@ -40,7 +36,8 @@ def format_input_failure(op: str, variant: VariantResult, item: InputResult) -> 
         f"({100.0 * item.counts['fail'] / max(1, item.size):.3g}%)"
         + (f"; checked {item.coverage}" if item.coverage and not item.coverage.startswith("all ") else ""),
         f"Max absolute difference: {_num(item.max_abs_error)}",
-        f"Max relative difference: {_num(item.max_rel_error)}",
+        # not numpy's |a-n|/|n| (its label would mislead): the symmetric one, max_rel_error's
+        f"Max relative error |a-n|/(|a|+|n|): {_num(item.max_rel_error)}",
         f"Tolerance: rtol={item.rtol:.3g}, atol={item.atol:.3g}, plus the finite difference's "
         f"error estimate; step h={_steps(item)}",
         "Worst elements:",
@@ -156,27 +153,6 @@ def _outcome_summary(report: OpReport) -> str:
     if unreliable:
         extra.append(f"{unreliable} unresolved")
     return f" ({', '.join(extra)})" if extra else ""
-
-
-def render_json(reports: Sequence[OpReport], **meta: Any) -> str:
-    """The versioned JSON report: ``schema_version``, the run's ``meta`` (seed, mode, ...),
-    ``summary`` counts, and ``ops``, each op with its variants and inputs nested inside.
-
-    The header is indented; each op is one compact line (json's fast C encoder: a report
-    of hundreds of ops renders in a fraction of the time, and diffs op by op)."""
-    not_run = list(meta.pop("not_run", None) or [])
-    head = {
-        "schema_version": JSON_SCHEMA_VERSION,
-        **meta,
-        "complete": not not_run and not meta.get("merge_problems"),
-        "not_run": not_run,
-        "summary": summary_counts(reports),
-    }
-    text = json.dumps(jsonable(head), indent=2, allow_nan=False)
-    ops = ",\n".join("    " + json.dumps(report_to_dict(r), allow_nan=False, separators=(",", ":"))
-                     for r in reports)
-    return f'{text[:-2]},\n  "ops": [\n{ops}\n  ]\n}}\n' if reports else \
-        f'{text[:-2]},\n  "ops": []\n}}\n'
 
 
 def run_facts(reports: Sequence[OpReport], meta: dict[str, Any]) -> list[str]:

@@ -6,8 +6,10 @@ and serialise to JSON without surprises.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from .plain_data import report_dict
 
 STATUSES = ("pass", "fail", "error")
 
@@ -157,12 +159,9 @@ class OpReport:
         return next((v for v in self.variants if v.status == self.status != "pass"), None)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["max_rel_error"] = self.max_rel_error
-        data["coverage"] = self.coverage
-        for variant, vdata in zip(self.variants, data["variants"]):
-            vdata["max_rel_error"] = variant.max_rel_error
-        return data
+        """This report as dicts, lists and floats (non-finite floats kept; the JSON report
+        writes ``serialize.report_to_dict``, the same walk made strict-JSON safe)."""
+        return report_dict(self, json_safe=False)
 
     def __str__(self) -> str:
         from .report import format_op

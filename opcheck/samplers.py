@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SamplerError
+
 __all__ = ["BUILTIN", "SamplerError", "draw", "install", "known", "resolve"]
 
 Sampler = Callable[[np.random.Generator, tuple[int, ...], np.dtype], np.ndarray]
-
-
-class SamplerError(ValueError):
-    """A sampler is unknown, or returned something other than what it was asked for."""
 
 
 def _orthonormal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

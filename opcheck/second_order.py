@@ -21,7 +21,8 @@ from . import contract
 from .checker import GradientChecker
 from .contract import ContractError
 from .result import VariantResult
-from .spec import Op, Tensor, _accepts
+from .signatures import accepts as _accepts
+from .spec import Op, Tensor
 
 #: The name ``dout`` has as an input of the derived op (and in double_backward's result).
 DOUT = "dout"

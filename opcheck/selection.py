@@ -7,12 +7,14 @@ simply by name). A resumed run, a parallel run and merged shards list ops identi
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .choices import did_you_mean
 from .errors import UsageError
+from .escape import visible
 from .result import OpReport
 
 if TYPE_CHECKING:
@@ -29,8 +31,8 @@ def select(registry: Registry, patterns: Sequence[str], broken: Sequence[str] = 
     for pattern in patterns:
         matches = sorted(n for n in registry if fnmatch.fnmatchcase(n, pattern))
         if not matches and not any(fnmatch.fnmatchcase(n, pattern) for n in broken):
-            close = difflib.get_close_matches(pattern, list(registry), n=3)
-            hint = f"did you mean {', '.join(close)}? " if close else ""
+            hint = did_you_mean(pattern, registry)
+            hint += " " if hint else ""
             plugins = sorted({err.plugin for err in registry.errors})
             also = (f"; plugin(s) {', '.join(plugins)} failed to declare some ops (the "
                     "warnings above say why)") if plugins else ""
@@ -69,3 +71,28 @@ def report_order(name: str, patterns: Sequence[str]) -> tuple[int, str]:
 
 def in_report_order(reports: Sequence[OpReport], patterns: Sequence[str]) -> list[OpReport]:
     return sorted(reports, key=lambda r: report_order(r.name, patterns))
+
+
+def all_exact(patterns: Sequence[str]) -> bool:
+    return bool(patterns) and not any(ch in p for p in patterns for ch in "*?[")
+
+
+def with_variant(registry: Registry, names: list[str], variant: str | None, exact: bool) -> list[str]:
+    """The ops that have ``variant``. An op named exactly without it is a usage error; ops
+    matched by a glob (or all ops) without it are left out, and stderr says which."""
+    if variant is None:
+        return names
+    from .configurations import matching
+    from .sampling import variants
+
+    plans = {name: list(variants(registry[name])) for name in names}
+    lacking = [n for n in names if not matching(variant, plans[n])]
+    if lacking and (exact or len(lacking) == len(names)):
+        name = lacking[0]
+        who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"
+        raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
+    if lacking:
+        shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+        print(visible(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it "
+                      f"are not audited: {shown}"), file=sys.stderr)
+    return [n for n in names if n not in lacking]

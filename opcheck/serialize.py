@@ -13,59 +13,15 @@ import dataclasses
 import math
 from typing import Any
 
+from .plain_data import jsonable, report_dict
 from .result import Element, InputResult, OpReport, VariantResult
+
+__all__ = ["jsonable", "report_from_dict", "report_to_dict"]
 
 
 def report_to_dict(report: OpReport) -> dict[str, Any]:
-    """``jsonable(report.to_dict())``, in one pass and without ``dataclasses.asdict``'s deep
-    copies (a JSON report of hundreds of ops holds hundreds of thousands of values)."""
-    data = _plain(report)
-    data["max_rel_error"] = jsonable(report.max_rel_error)
-    data["coverage"] = report.coverage
-    for variant, vdata in zip(report.variants, data["variants"]):
-        vdata["max_rel_error"] = jsonable(variant.max_rel_error)
-    return data
-
-
-_LEAVES = (int, str, bool, type(None))
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _plain(value: Any) -> Any:
-    # The common leaves first: a report holds hundreds of ints, strings and floats for
-    # every few dataclasses, and this runs once per op in the parent of a batch audit.
-    kind = type(value)
-    if kind in _LEAVES:
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else jsonable(value)
-    if kind is list or kind is tuple:
-        return [_plain(v) for v in value]
-    if kind is dict:
-        return {k: _plain(v) for k, v in value.items()}
-    names = _FIELDS.get(kind)
-    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
-    if names is not None:
-        return {name: _plain(getattr(value, name)) for name in names}
-    if isinstance(value, float):  # a float subclass such as numpy.float64
-        return _plain(float(value))
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with every non-finite float replaced: NaN → None, ±inf → "inf"/"-inf"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
+    """``report.to_dict()`` made strict-JSON safe, in the same single pass."""
+    return report_dict(report, json_safe=True)
 
 
 def report_from_dict(data: dict[str, Any]) -> OpReport:

@@ -66,13 +66,6 @@ def balanced(names: Iterable[str], durations: Mapping[str, float], count: int) -
     return owner
 
 
-def read_durations(path: str) -> dict[str, float]:
-    """Seconds per op from a JSON report or a results stream (``--durations FILE``)."""
-    from .merge import load
-
-    return {r.name: float(r.duration or 0.0) for r in load(path).reports}
-
-
 def shard_filter(names: Iterable[str], shard: Shard | None,
                  durations: Mapping[str, float] | None = None) -> Callable[[str], bool]:
     """Whether an op belongs to ``shard``: by measured cost when ``durations`` are given

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -22,20 +21,16 @@ from typing import Any, TextIO
 
 from . import interrupts
 from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
-from .errors import UsageError
-from .expectations import audit_expected
+from .errors import AuditTimeout, UsageError
+from .expectation_reports import audit_expected
+from .frontend import error_report
 from .hygiene import op_sandbox
-from .plugin_manager import PluginInfo, Registry, discover
+from .plugin_manager import Registry, discover
 from .result import OpReport
 
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 _real_exit = os._exit  # never the op sandbox's trap: a worker must be able to end itself
 _state: dict[str, Any] = {}
-
-
-class AuditTimeout(BaseException):
-    """Raised in the auditing thread by the in-process timer (``--jobs 1``). A
-    BaseException, so that the contract's ``except Exception`` around op code lets it by."""
 
 
 def audit_guarded(
@@ -55,7 +50,7 @@ def audit_sandboxed(
     info = registry.plugin_of.get(name)
     if name not in registry:
         return error_report(name, "the op was not found when the worker discovered the plugins "
-                            "(is its plugin deterministic?)", seed, mode, None), False
+                            "(is its plugin deterministic?)", seed, mode, None, variant), False
     with op_sandbox(in_worker) as box:
         try:
             report = audit_expected(registry[name], seed=seed, mode=mode, variant=variant,
@@ -65,39 +60,13 @@ def audit_sandboxed(
         except KeyboardInterrupt as exc:
             if interrupts.received():  # a real Ctrl-C or SIGTERM: the run stops
                 raise
-            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info,
+                                  variant)
         except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
-            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info)
+            report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info,
+                                  variant)
     report.warnings += box.notes()
     return report, bool(box.leftovers)
-
-
-def error_report(
-    name: str, message: str, seed: int, mode: str, plugin: PluginInfo | None,
-    variant: str | None = None,
-) -> OpReport:
-    """An ``error`` entry for an op whose audit produced no report of its own."""
-    return OpReport(
-        name=name, status="error", mode=mode, seed=seed,
-        plugin=plugin.name if plugin else None, message=message,
-        reproduce=reproduce_command(name, seed, mode, variant, plugin),
-    )
-
-
-def reproduce_command(
-    name: str, seed: int, mode: str, variant: str | None, plugin: PluginInfo | None
-) -> str:
-    """The command that audits this one op alone, in-process (``--jobs 1``), where a crash
-    shows its own traceback."""
-    parts = ["opcheck", "audit", name]
-    if plugin is not None and plugin.source == "-p":
-        parts += ["-p", plugin.name]
-    parts += ["--seed", str(seed)]
-    if variant is not None:
-        parts += ["--variant", variant]
-    if mode != "auto":
-        parts += ["--mode", mode]
-    return shlex.join([*parts, "--jobs", "1"])
 
 
 def _describe(exc: BaseException) -> str:
@@ -132,11 +101,9 @@ def initialize(
     sys.path[:] = sys_path  # -p imports from the parent's current directory
     _exit_with_parent(alive, crash_log)
     if max_memory:
-        import resource
+        from .memory_limit import lower_address_space
 
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        soft = max_memory if hard == resource.RLIM_INFINITY else min(max_memory, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        lower_address_space(max_memory)
     log: TextIO = open(crash_log, "w", encoding="utf-8")  # noqa: SIM115 (kept open for life)
     faulthandler.enable(file=log, all_threads=False)
     _state.update(log=log, timeout=timeout, registry=discover(plugins))

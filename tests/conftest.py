@@ -34,3 +34,26 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(
             f"CI=true: {len(_skipped)} torch/jax test(s) were skipped; CI must run them "
             "(install the wheel with [torch,jax]), e.g. " + _skipped[0], red=True)
+
+
+#: Whole modules of slow tests: the verdict galleries (every op audited in both modes) and
+#: the files whose tests run the ``opcheck`` command or a Dask cluster.
+SLOW_MODULES = frozenset({
+    "test_adversarial.py", "test_gallery.py", "test_bug_gallery.py", "test_rules_gallery.py",
+    "test_cli.py", "test_cli_batch.py", "test_dask_executor.py", "test_end_to_end.py",
+    "test_faults.py",
+})
+#: Names a test's code uses when it starts a process (``opcheck`` or ``pytest`` itself).
+_PROCESS_NAMES = frozenset({"subprocess", "Popen", "OPCHECK", "runpytest_subprocess",
+                            "runpytest"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``slow``: the galleries and every test that starts a process, so that
+    ``pytest -m "not slow" -n 2`` is the quick day-to-day run; plain ``pytest`` runs all."""
+    for item in items:
+        function = getattr(item, "function", None)
+        names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
+        if (item.path.name in SLOW_MODULES or names & _PROCESS_NAMES
+                or {"run", "start", "pytester"} & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.slow)

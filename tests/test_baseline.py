@@ -99,6 +99,7 @@ def _statuses(result):
     return {op["name"]: op["status"] for op in json.loads(result.stdout)["ops"]}
 
 
+@pytest.mark.slow  # starts processes
 def test_a_library_with_xfails_a_baseline_a_fix_and_a_new_bug(library):
     """The issue's scenario: each op gets its status, and the exit status follows."""
     path, _ = library
@@ -130,6 +131,7 @@ def test_a_library_with_xfails_a_baseline_a_fix_and_a_new_bug(library):
                                                           "expect.listed": "issue 99"}
 
 
+@pytest.mark.slow  # starts processes
 def test_update_baseline_without_a_file_is_a_usage_error(library):
     result = _audit(library, "--update-baseline")
     assert result.returncode == 2 and "need --baseline FILE" in result.stderr

@@ -83,6 +83,7 @@ def runs(tmp_path):
     return diff
 
 
+@pytest.mark.slow  # starts processes
 def test_opcheck_diff_lists_the_regression_and_exits_1(runs):
     result = runs("old.json", "new.json", "--format", "json")
     assert result.returncode == 1
@@ -97,6 +98,7 @@ def test_opcheck_diff_lists_the_regression_and_exits_1(runs):
     assert same.returncode == 0 and same.stdout.startswith("### ✅ opcheck diff: no change")
 
 
+@pytest.mark.slow  # starts processes
 def test_diff_reads_results_streams_and_refuses_other_files(runs, tmp_path):
     (tmp_path / "junk.txt").write_text("hello\nworld\n")
     result = runs("old.json", "junk.txt")

@@ -135,6 +135,7 @@ def _run(tmp_path, *args, xfail="{}"):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow  # starts processes
 def test_the_cli_names_the_configuration_and_reproduces_it(tmp_path):
     result = _run(tmp_path, "mylib.*")
     assert result.returncode == 1
@@ -189,6 +190,7 @@ def test_a_grid_too_large_to_enumerate_still_covers_every_pair():
             assert any(c[p] == u and c[q] == v for c in configs), (p, u, q, v)
 
 
+@pytest.mark.slow  # starts processes
 def test_the_json_report_holds_each_variants_attrs(tmp_path):
     import json
 

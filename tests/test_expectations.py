@@ -36,7 +36,7 @@ def test_a_variant_carries_its_label_its_parts_and_dtypes():
 
 
 def _judged(op):
-    from opcheck.expectations import apply, audit_expected
+    from opcheck.expectation_reports import apply, audit_expected
 
     return apply(audit_expected(op, seed=0, mode="full", variant=None, plugin=None), plan_for(op))
 

@@ -28,7 +28,8 @@ from opcheck.formats.markdown import md
 from opcheck.merge import Loaded, load, merge
 from opcheck.plugin_manager import discover
 from opcheck.progress import Progress
-from opcheck.report import JSON_SCHEMA_VERSION, render_summary_table, render_text
+from opcheck.formats.json_report import JSON_SCHEMA_VERSION
+from opcheck.report import render_summary_table, render_text
 from opcheck.result import OpReport
 from opcheck.results_file import ResultsWriter, check_compatible, read_results
 from opcheck.serialize import jsonable, report_from_dict, report_to_dict
@@ -439,3 +440,19 @@ def test_merge_warns_when_an_op_differs_between_inputs(reports):
                                  Loaded("b", dict(META), [changed])])
     assert len(warnings) == 1 and "different results" in warnings[0]
     assert merged[0].status == "fail"
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("timed out after 2 s (stuck at ops.py:3)", "Timeout"),
+    ("worker process died with signal SIGSEGV (Segmentation fault)", "Crash"),
+    ("the audit stopped: SystemExit: 3 (at ops.py:9 in forward)", "Crash"),
+    ("plugin 'mylib': opcheck_ops() raised RuntimeError: no", "PluginError"),
+    ("backward returned a gradient for 'x' of shape (2,), expected (3,)", "ContractError"),
+    ("variant N=1: timed out after 2 s", "Timeout"),
+])
+def test_junit_error_types_say_what_kind_of_error(message, kind):
+    from opcheck.result import OpReport
+
+    xml = render("junit", [OpReport(name="t.op", status="error", message=message)], META)
+    [error] = ET.fromstring(xml.encode()).iter("error")
+    assert error.get("type") == kind

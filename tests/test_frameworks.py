@@ -28,6 +28,7 @@ def test_the_adapters_are_public_names() -> None:
     assert callable(opcheck.from_torch) and callable(opcheck.from_jax)
 
 
+@pytest.mark.slow  # starts processes
 def test_importing_opcheck_and_its_adapters_imports_no_framework() -> None:
     result = _python("""
         import sys

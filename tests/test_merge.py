@@ -13,7 +13,7 @@ from cli_command import OPCHECK
 
 from opcheck.errors import UsageError
 from opcheck.merge import Loaded, merge, run_identity
-from opcheck.report import render_json
+from opcheck.formats.json_report import render_json
 from opcheck.result import OpReport
 
 EVERY = ["a", "b", "c", "d"]
@@ -78,6 +78,7 @@ def test_shards_of_different_audits_are_refused(key):
         merge([_shard("one", "1/2"), _shard("two", "2/2", **{key: "other"})])
 
 
+@pytest.mark.slow  # starts processes
 def test_the_command_flags_a_cut_stream_and_other_plugins(tmp_path):
     """The issue's cases, end to end: exit 1, "complete": false, the reason on stderr."""
     (tmp_path / "extra_ops.py").write_text(
@@ -110,3 +111,26 @@ def test_the_command_flags_a_cut_stream_and_other_plugins(tmp_path):
     other = run("merge", "s1.jsonl", "other.jsonl", "--format", "json")
     assert other.returncode == 1 and json.loads(other.stdout)["complete"] is False
     assert "only 's1.jsonl' loaded extra_ops" in other.stderr
+
+
+@pytest.mark.parametrize("version", [0, "1", True, None])
+def test_load_refuses_a_schema_version_it_cannot_read(tmp_path, version):
+    from opcheck import merge as merge_module
+    from opcheck.formats.json_report import JSON_SCHEMA_VERSION
+
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"schema_version": version, "ops": []}))
+    with pytest.raises(UsageError, match="schema_version"):
+        merge_module.load(str(path))
+    path.write_text(json.dumps({"schema_version": JSON_SCHEMA_VERSION + 1, "ops": []}))
+    with pytest.raises(UsageError, match=f"schema_version {JSON_SCHEMA_VERSION + 1}"):
+        merge_module.load(str(path))
+
+
+def test_load_reads_the_version_this_opcheck_writes(tmp_path, monkeypatch):
+    from opcheck import merge as merge_module
+
+    monkeypatch.setattr(merge_module, "JSON_SCHEMA_VERSION", 2)  # a future version bump
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps({"schema_version": 2, "ops": []}))
+    assert merge_module.load(str(path)).reports == []

@@ -42,6 +42,7 @@ def _load(module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: 
     return importlib.import_module(module)
 
 
+@pytest.mark.slow  # starts processes
 def test_the_conv_example_catches_a_backward_wrong_only_for_stride_2(tmp_path, monkeypatch):
     import opcheck
 

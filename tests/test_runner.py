@@ -42,6 +42,7 @@ def _run(names, plugins, **options):
 BAD = ["bad.hang", "bad.segfault", "bad.abort", "bad.exit", "bad.raise", "bad.sys_exit", "bad.fine"]
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.usefixtures("batch_plugins")
 def test_every_failure_mode_is_an_error_with_its_reason():
     reports = _run(BAD, ["broken_ops"], jobs=2, timeout=1.5)
@@ -65,6 +66,7 @@ def test_every_failure_mode_is_an_error_with_its_reason():
     assert reports["bad.segfault"].reproduce.endswith("--jobs 1")
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.usefixtures("batch_plugins")
 def test_a_crashed_worker_is_replaced_and_the_queue_goes_on():
     names = ["bad.segfault", "slow.op00", "bad.abort", "slow.op01", "bad.exit", "slow.op02"]
@@ -72,6 +74,7 @@ def test_a_crashed_worker_is_replaced_and_the_queue_goes_on():
     assert [reports[n].status for n in names] == ["error", "pass"] * 3
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.usefixtures("batch_plugins")
 def test_a_timeout_costs_no_other_op_its_progress():
     """Only the hung op's worker is stopped: the slow ops beside it finish once each."""
@@ -103,6 +106,7 @@ def test_in_process_reports_raising_ops_and_stops_a_python_loop():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the timer is off again
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.usefixtures("batch_plugins")
 def test_isolated_and_in_process_reports_agree():
     names = ["matmul", "sigmoid_affine", "slow.op03"]
@@ -169,6 +173,7 @@ def _alive(pid: int) -> bool:
     return "Z" not in state.split()[1]
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
 @pytest.mark.usefixtures("batch_plugins")
 def test_workers_stop_when_the_run_is_closed_early(tmp_path, monkeypatch):

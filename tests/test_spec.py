@@ -394,3 +394,22 @@ def test_a_numpy_ufunc_as_forward_is_told_to_wrap_it():
         Op(name="t.tanh", forward=np.tanh, backward=lambda dout, x: (dout,),
            inputs={"x": Tensor(shape=(3,))})
     assert "forward=lambda x: np.tanh(x)" in str(caught.value)
+
+
+def test_a_validated_op_cannot_be_changed_in_place_and_is_hashable():
+    import copy
+    import pickle
+
+    op = opcheck.Op(name="t.frozen", forward=lambda x, k: x * k, backward=lambda dout, x, k: {"x": dout * k},
+                    inputs={"x": opcheck.Tensor(shape=("N",))}, dims={"N": 3},
+                    attrs={"k": [1.0, 2.0]}, xfail={"N=1": "known"}, constraints=["N > 1"])
+    for mutate in (lambda: op.dims.__setitem__("N", 0), lambda: op.inputs.pop("x"),
+                   lambda: op.attrs["k"].append(3.0), lambda: op.xfail.update(a="b"),
+                   lambda: op.constraints.append("N < 9"), lambda: op.skip.setdefault("*", "")):
+        with pytest.raises(TypeError, match="read-only"):
+            mutate()
+    assert op.dims == {"N": 3} and op.attrs == {"k": [1.0, 2.0]}  # still equal to plain ones
+    assert hash(op) == hash(op.model_copy())
+    assert {op: 1}[op] == 1
+    assert pickle.loads(pickle.dumps(op.dims)) == {"N": 3}
+    assert copy.deepcopy(op.attrs) == {"k": [1.0, 2.0]}

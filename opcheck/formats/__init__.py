@@ -28,7 +28,7 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("text", "report.txt", "opcheck.report", "render_text",
                "the table and the failure details (the default)"),
-        Format("json", "report.json", "opcheck.report", "render_json",
+        Format("json", "report.json", "opcheck.formats.json_report", "render_json",
                "one versioned JSON document, every op's variants and inputs nested inside"),
         Format("junit", "report.junit.xml", "opcheck.formats.junit", "render_junit",
                "JUnit XML, one testcase per op and variant, for CI test tabs"),

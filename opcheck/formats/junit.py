@@ -103,8 +103,27 @@ def _case(op: str, label: str, seconds: float) -> ET.Element:
     return ET.Element("testcase", classname=xml_text(op), name=xml_text(label), time=f"{seconds:.3f}")
 
 
+#: The JUnit ``type`` of an error, from how its message starts (the runner, the worker and
+#: discovery write these openings); any other error is the op breaking its contract.
+ERROR_TYPES = (
+    (("timed out after",), "Timeout"),
+    (("worker process ", "the audit stopped", "the op killed the fork server",
+      "the worker could not return"), "Crash"),
+    (("plugin '", "the op was not found"), "PluginError"),
+)
+
+
+def error_type(message: str) -> str:
+    """``Timeout``, ``Crash``, ``PluginError`` or ``ContractError`` for an error message."""
+    message = re.sub(r"^variant [^:]*: ", "", message)  # an op-level copy of a variant's error
+    for openings, kind in ERROR_TYPES:
+        if message.startswith(openings):
+            return kind
+    return "ContractError"
+
+
 def _problem(case: ET.Element, status: str, message: str, body: str, reproduce: str) -> None:
-    tag, kind = ("failure", "GradientMismatch") if status == "fail" else ("error", "ContractError")
+    tag, kind = ("failure", "GradientMismatch") if status == "fail" else ("error", error_type(message))
     element = ET.SubElement(case, tag, message=xml_text(message.splitlines()[0] if message else status),
                             type=kind)
     if reproduce:

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..spec import Op, Tensor, _check_signature
+from ..signatures import check_signature as _check_signature
+from ..spec import Op, Tensor
 
 #: Op fields an adapter fills in itself: passing them to from_torch/from_jax is a mistake.
 _OWN_FIELDS = ("name", "inputs", "dims", "forward", "backward", "jvp", "double_backward")

@@ -1,0 +1,45 @@
+"""``opcheck merge`` and ``opcheck diff``: commands that read report files, not plugins."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .expectations import is_ok
+from .report import summary_line
+from .report_files import check_writable, report_outputs, write_atomic, write_reports
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    from .merge import load, merge
+
+    started = time.perf_counter()
+    outputs = report_outputs(args.format, args.output)
+    meta, reports, warnings = merge([load(path) for path in args.files])
+    for warning in warnings:
+        print(f"opcheck: warning: {warning}", file=sys.stderr)
+    write_reports(outputs, reports, meta)
+    print(summary_line(reports, time.perf_counter() - started), file=sys.stderr)
+    complete = not warnings and not meta["not_run"]
+    return 0 if complete and all(is_ok(r.status) for r in reports) else 1
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    from .comparison import compare
+    from .formats.diff import headline, render
+    from .merge import load
+
+    old, new = load(args.old), load(args.new)
+    if args.output:
+        check_writable(args.output, "-o")
+    result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
+                     new_meta=new.meta, old_path=args.old, new_path=args.new)
+    text = render(args.format, result)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    print(f"opcheck diff: {headline(result)}", file=sys.stderr)
+    return 1 if result.regressions else 0

@@ -1,0 +1,85 @@
+"""The messages of plugins that break while they load: where in the plugin it happened
+(file and line), and what to do about it."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from .errors import PluginError, WrapperError
+
+if TYPE_CHECKING:
+    from .plugin_manager import PluginInfo
+    from .spec import Op
+
+
+def wrapper_error(info: PluginInfo, hook: str, exc: WrapperError) -> PluginError:
+    return PluginError(exc.plugin, f"its {hook}() wrapper raised {one_line(exc.error)} while "
+                                   f"wrapping plugin {info.name!r}")
+
+
+def declaration_error(info: PluginInfo, exc: ValidationError) -> PluginError:
+    op = exc.title[4:-1] if exc.title.startswith("Op '") else None
+    where = plugin_frame(info, exc)
+    what = f"invalid declaration of op {op!r}" if op else f"invalid {exc.title} declaration"
+    if not op:
+        where += " (the op was never built)"
+    return PluginError(info.name, f"{what}{where}:\n{describe_validation_error(exc)}", op=op)
+
+
+def invalid_op(info: PluginInfo, op: Op) -> PluginError:
+    """The error entry of one op whose declaration failed while the plugin was collected."""
+    invalid = op._invalid
+    assert invalid is not None
+    named = invalid.title.startswith("Op '")
+    what = f"invalid declaration of op {op.name!r}" if named else "invalid declaration of an op without a valid name"
+    return PluginError(
+        info.name, f"{what} at {invalid.location}:\n{invalid.lines()}",
+        op=op.name if named else None, location=invalid.location,
+        fields=tuple(field for field, _ in invalid.problems),
+    )
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: the field path, then pydantic's message without its prefix."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or exc.title
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def plugin_frame(info: PluginInfo, exc: BaseException) -> str:
+    """' at FILE:LINE' of the deepest traceback frame inside the plugin's own file."""
+    filename = info.file
+    if not filename:
+        return ""
+    target = os.path.realpath(filename)
+    found = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.realpath(frame.filename) == target:
+            found = f" at {frame.filename}:{frame.lineno}"
+    return found
+
+
+def import_failure(spec: str, exc: BaseException) -> str:
+    """Why importing module ``spec`` failed, and what to do: not found (a name or sys.path
+    problem) reads differently from a module that was found and raised while importing."""
+    missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if missing is not None and (spec == missing or spec.startswith(missing + ".")):
+        return f"cannot be imported: {one_line(exc)}; check the name and that it is on sys.path"
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if "importlib" not in frame.filename and not frame.filename.startswith("<frozen"):
+            where = f" (at {frame.filename}:{frame.lineno})"  # the innermost frame of user code
+    hint = (f"; install {missing!r}, which it imports" if missing else "; fix the module")
+    return f"was found but raised while importing: {one_line(exc)}{where}{hint}"
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -1,0 +1,108 @@
+"""The ``opcheck`` fixture's object: gradient-check an op written in the test itself, or a
+discovered op by name, with the test's markers applied (``pytest_checks``).
+
+Only pytest and the standard library at import time, like ``pytest_plugin``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .pytest_checks import _REGISTRY, PluginImportError, _fail, _hint, run_checks, setting
+
+if TYPE_CHECKING:
+    from .plugin_manager import PluginInfo
+    from .result import OpReport
+    from .spec import Op  # noqa: F401 (the annotations name it)
+
+
+class OpcheckFixture:
+    """What the ``opcheck`` fixture gives a test: ``assert_gradients`` and the classes
+    needed to declare an op without importing opcheck (the fixture shadows its name)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+
+    @property
+    def Op(self) -> type[Op]:
+        from .spec import Op
+
+        return Op
+
+    @property
+    def Tensor(self) -> Any:
+        from .spec import Tensor
+
+        return Tensor
+
+    @property
+    def audit(self) -> Any:
+        """``opcheck.audit``: the report, without asserting anything."""
+        from .audit import audit
+
+        return audit
+
+    def assert_gradients(
+        self, op: Op | str | None = None, /, *, forward: Any = None, backward: Any = None,
+        inputs: Mapping[str, Any] | None = None, name: str | None = None,
+        dims: Mapping[str, int] | None = None, seed: int | None = None,
+        mode: str | None = None, values: Mapping[str, Any] | None = None,
+        variant: str | None = None, **op_fields: Any,
+    ) -> OpReport:
+        """Audit an op and raise ``AssertionError`` with the readable report if it fails.
+
+        ``op`` is an ``opcheck.Op``, the name of a discovered op, or None to declare one
+        here from ``forward``, ``backward``, ``inputs`` and any other ``Op`` field (its
+        name defaults to the test's). ``values`` fixes input values; ``variant`` audits
+        one shape variant. Returns the ``OpReport`` when every gradient matches.
+        """
+        __tracebackhide__ = True
+        from pydantic import ValidationError
+
+        node = self._request.node
+        fields = {k: v for k, v in dict(forward=forward, backward=backward, inputs=inputs,
+                                        name=name, dims=dims, **op_fields).items()
+                  if v is not None}
+        plugin = None
+        try:
+            if isinstance(op, str):
+                op, plugin = self._discovered(op)
+            if op is None:
+                fields.setdefault("name", node.name)
+                op = self.Op(**fields)
+            elif fields:
+                op = self.Op(**{**dict(op), **fields})
+        except ValidationError as exc:
+            raise exc.with_traceback(None) from None  # the pydantic message, at the call
+        report, failure = run_checks(
+            node, op, plugin, seed=setting(node, "seed", seed), mode=setting(node, "mode", mode),
+            values=values, variant=variant, reproduce=self._reproduce(),
+        )
+        if failure:
+            raise AssertionError(failure)
+        return report
+
+    def _discovered(self, name: str) -> tuple[Op, PluginInfo]:
+        __tracebackhide__ = True
+        try:
+            registry = self._request.config.stash[_REGISTRY].registry()
+        except PluginImportError as exc:
+            _fail(str(exc))
+        if name not in registry:
+            _fail(f"no op named {name!r}{_hint(name, sorted(registry))}")
+        return registry[name], registry.plugin_of[name]
+
+    def _reproduce(self) -> str:
+        config = self._request.config
+        path, sep, rest = self._request.node.nodeid.partition("::")
+        where = os.path.relpath(config.rootpath / path, config.invocation_params.dir)
+        parts = ["pytest", where.replace(os.sep, "/") + sep + rest]
+        for key in ("seed", "mode"):  # as given on this run's command line
+            if config.getoption(f"opcheck_{key}") is not None:
+                parts += [f"--opcheck-{key}", str(config.getoption(f"opcheck_{key}"))]
+        return shlex.join(parts)
