@@ -25,7 +25,7 @@ from .serialize import report_from_dict, report_to_dict
 HEADER_KEY = "opcheck_results"
 RESULTS_VERSION = 1
 #: Options that change an op's figures: results are reused or merged only where they agree.
-RUN_KEYS = ("seed", "mode", "variant", "budget")
+RUN_KEYS = ("seed", "mode", "variant")
 
 
 @dataclass

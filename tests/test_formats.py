@@ -203,7 +203,7 @@ def test_junit_has_a_testcase_per_op_and_variant(reports):
     assert hang.find("error").get("message").startswith("timed out after 2 s")
     assert {s.get("name") for s in root.findall("testsuite")} == {"hostile_ops"}
     props = {p.get("name"): p.get("value") for p in root.find("testsuite/properties")}
-    assert props == {"seed": "0", "mode": "full"}
+    assert props == {"seed": "0", "mode": "auto"}
 
 
 def test_junit_carries_control_characters_and_markup_as_text(reports):

@@ -26,7 +26,7 @@ def _crashing_plugin() -> types.ModuleType:
 
 def test_a_crashed_op_reproduces_with_its_variant():
     registry = opcheck.discover([_crashing_plugin()], autoload=False)
-    report = audit_guarded(registry, "w.crash", seed=4, mode="full", variant="N=1")
+    report = audit_guarded(registry, "w.crash", seed=4, mode="auto", variant="N=1")
     assert report.status == "error"
     assert "the audit stopped: SystemExit" in report.message
     assert report.reproduce == ("opcheck audit w.crash -p crash_plugin --seed 4 --variant N=1 "
@@ -41,6 +41,7 @@ def test_an_op_missing_from_the_workers_registry_is_an_error_naming_it():
 
 
 def test_reproduce_command_quotes_names_for_the_shell():
-    command = reproduce_command("a b", 0, "full", "N=1 D=2", None)
+    command = reproduce_command("a b", 0, "auto", "N=1 D=2", None)
     assert command == "opcheck audit 'a b' --seed 0 --variant 'N=1 D=2' --jobs 1"
-    assert error_report("x", "m", 1, "full", None).reproduce == "opcheck audit x --seed 1 --jobs 1"
+    assert error_report("x", "m", 1, "auto", None).reproduce == "opcheck audit x --seed 1 --jobs 1"
+    assert error_report("x", "m", 1, "full", None).reproduce.endswith("--mode full --jobs 1")
