@@ -71,6 +71,11 @@ def import_failure(spec: str, exc: BaseException) -> str:
     problem) reads differently from a module that was found and raised while importing."""
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
     if missing is not None and (spec == missing or spec.startswith(missing + ".")):
+        if spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
+            folder, module = os.path.split(spec[:-3] if spec.endswith(".py") else spec)
+            run = f"run from {folder!r} with " if folder else ""
+            return (f"cannot be imported: -p takes a module name, not a file path; {run}"
+                    f"-p {module}")
         return f"cannot be imported: {one_line(exc)}; check the name and that it is on sys.path"
     where = ""
     for frame in traceback.extract_tb(exc.__traceback__):

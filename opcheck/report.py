@@ -139,9 +139,19 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
     details = [format_op(r) for r in reports if r.status != "pass"]
     if details:
         lines += ["", *("\n" + d for d in details)]
+    noticed = [_first_line(r.name, w) for r in reports if r.status == "pass" for w in r.warnings]
+    if noticed:  # a passing op that printed, or changed state opcheck had to restore
+        lines += ["", "Warnings (in full in --format json):", *noticed]
     if not_run:
         lines += ["", f"Interrupted: {len(not_run)} ops not run: {', '.join(not_run)}"]
     return visible("\n".join(lines) + "\n")
+
+
+def _first_line(name: str, warning: str, room: int = 160) -> str:
+    text = warning.strip().splitlines() or [""]
+    more = f" (+{len(text) - 1} lines)" if len(text) > 1 else ""
+    first = text[0] if len(text[0]) <= room else text[0][: room - 1] + "…"
+    return f"  {name}: {first}{more}"
 
 
 def _outcome_summary(report: OpReport) -> str:

@@ -88,9 +88,11 @@ def with_variant(registry: Registry, names: list[str], variant: str | None, exac
     plans = {name: list(variants(registry[name])) for name in names}
     lacking = [n for n in names if not matching(variant, plans[n])]
     if lacking and (exact or len(lacking) == len(names)):
-        name = lacking[0]
-        who = f"op {name!r} has" if exact or len(names) == 1 else f"none of the {len(names)} ops has"
-        raise UsageError(f"{who} no variant {variant!r}; the variants of {name!r} are {plans[name]}")
+        if exact or len(names) == 1:
+            name = lacking[0]
+            raise UsageError(f"op {name!r} has no variant {variant!r}; its variants are {plans[name]}")
+        raise UsageError(f"no selected op has a variant {variant!r} (of {len(names)} ops); "
+                         f"`opcheck show NAME` lists an op's variants")
     if lacking:
         shown = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
         print(visible(f"opcheck: note: --variant {variant}: {len(lacking)} op(s) without it "

@@ -456,3 +456,16 @@ def test_junit_error_types_say_what_kind_of_error(message, kind):
     xml = render("junit", [OpReport(name="t.op", status="error", message=message)], META)
     [error] = ET.fromstring(xml.encode()).iter("error")
     assert error.get("type") == kind
+
+
+def test_the_text_report_lists_the_warnings_of_passing_ops():
+    from opcheck.report import render_text
+
+    quiet = OpReport(name="t.quiet", status="pass")
+    noisy = OpReport(name="t.noisy", status="pass",
+                     warnings=["default: the op wrote to stdout:\nline one\nline two"])
+    text = render_text([quiet, noisy])
+    assert "Warnings (in full in --format json):" in text
+    assert "t.noisy: default: the op wrote to stdout: (+2 lines)" in text
+    assert "t.quiet:" not in text
+    assert "Warnings" not in render_text([quiet])

@@ -465,3 +465,8 @@ def test_outside_discovery_an_invalid_op_still_raises():
     with pytest.raises(pydantic.ValidationError, match="dtyp"):
         opcheck.Op(name="t.x", forward=lambda x: x, backward=lambda dout, x: {"x": dout},
                    inputs={"x": opcheck.Tensor(shape=(2,), dtyp="float32")})
+
+
+def test_a_plugin_given_as_a_file_path_is_told_to_use_the_module_name():
+    with pytest.raises(opcheck.UsageError, match=r"-p takes a module name.*run from 'ex' with -p mylib_ops"):
+        opcheck.discover(plugins=["ex/mylib_ops.py"])
