@@ -131,3 +131,9 @@ def test_variants_of_a_large_op_run_at_small_sizes_and_still_catch_shape_bugs():
                 inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
                 dims={"N": 80, "K": 80, "M": 80})
     assert opcheck.audit(square).status == "fail"  # the N != K variants show it
+
+
+def test_small_ops_get_the_full_check_whatever_the_clock_says():
+    """A loaded machine (a slow forward call) must not change a small op's report."""
+    assert budget.choose(budget.ALWAYS_FULL, 10.0, 0.001) == "full"
+    assert budget.choose(budget.ALWAYS_FULL + 1, 10.0, 0.001) == "sampled"
