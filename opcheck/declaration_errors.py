@@ -10,12 +10,14 @@ discovery (a test, a script) an invalid declaration raises as usual.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import pydantic
 
@@ -24,6 +26,22 @@ _SKIPPED_DIRS = tuple(
     os.path.dirname(os.path.realpath(module.__file__)) + os.sep
     for module in (sys.modules[__package__], pydantic)  # type: ignore[arg-type]
 )
+
+
+#: Every field of Op and Tensor (spec.py and tensor_spec.py add theirs), for the hint of a
+#: misspelt one; filled by them so that this module imports neither.
+KNOWN_FIELDS: set[str] = set()
+
+
+def error_message(err: Any) -> str:
+    """pydantic's message for one problem, without its prefix; a misspelt field name
+    (``dtyp=``) also gets the field it was probably meant to be."""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err.get("type") != "extra_forbidden" or not err.get("loc"):
+        return msg
+    given = str(err["loc"][-1])
+    close = difflib.get_close_matches(given, sorted(KNOWN_FIELDS), n=1)
+    return f"{msg}: {given!r} is not a field" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
 @dataclass(frozen=True)
@@ -38,7 +56,7 @@ class Invalid:
     def from_error(cls, title: str, exc: pydantic.ValidationError, location: str) -> Invalid:
         problems = []
         for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = error_message(err)
             field = ".".join(str(part) for part in err["loc"])
             if not field:  # a cross-field rule: shown under the title, as pydantic does
                 msg = f"{title}: {msg}"

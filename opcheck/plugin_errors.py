@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from .declaration_errors import error_message
 from .errors import PluginError, WrapperError
 
 if TYPE_CHECKING:
@@ -48,8 +49,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or exc.title
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {loc}: {msg}")
+        lines.append(f"  {loc}: {error_message(err)}")
     return "\n".join(lines)
 
 
@@ -72,7 +72,7 @@ def import_failure(spec: str, exc: BaseException) -> str:
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
     if missing is not None and (spec == missing or spec.startswith(missing + ".")):
         if spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
-            folder, module = os.path.split(spec[:-3] if spec.endswith(".py") else spec)
+            folder, module = os.path.split(spec.removesuffix(".py"))
             run = f"run from {folder!r} with " if folder else ""
             return (f"cannot be imported: -p takes a module name, not a file path; {run}"
                     f"-p {module}")

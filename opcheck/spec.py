@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from . import expressions, relations
-from .declaration_errors import Invalid, caller_location, deferring
+from .declaration_errors import KNOWN_FIELDS, Invalid, caller_location, deferring
 from .frozen import FrozenDict, FrozenList, freeze
 from .limits import check_size
 from .signatures import accepts, check_signature
@@ -250,3 +250,6 @@ def _json_like(name: str, value: Any) -> Any:
 
 def _unbuilt(**kwargs: Any) -> Any:
     raise RuntimeError("an invalid declaration's placeholder is never audited")
+
+
+KNOWN_FIELDS.update(Op.model_fields)  # the misspelt-field hint's candidates

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from . import expressions
-from .declaration_errors import Invalid, caller_location, deferring
+from .declaration_errors import KNOWN_FIELDS, Invalid, caller_location, deferring
 from .limits import check_range
 
 #: The size of a symbolic dimension that ``Op.dims`` does not name.
@@ -215,3 +215,6 @@ class Tensor(BaseModel):
                 for name in expressions.names(entry):
                     seen.setdefault(name)
         return tuple(seen)
+
+
+KNOWN_FIELDS.update(Tensor.model_fields)  # the misspelt-field hint's candidates

@@ -459,6 +459,7 @@ def test_one_invalid_op_never_hides_its_valid_siblings(write_plugin, tmp_path):
     typo = errors["nine.typo"]
     assert typo.fields == ("inputs.x.dtyp",)
     assert f"{path}:{_line_of(path, 'dtyp=')}" in str(typo)
+    assert "did you mean 'dtype'?" in str(typo)  # the misspelt field's likely meaning
 
 
 def test_outside_discovery_an_invalid_op_still_raises():
