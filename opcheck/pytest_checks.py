@@ -136,6 +136,7 @@ def run_checks(
     from .sampling import variants
 
     xfail, skip, strict = expectations(node, op)
+    budget = node.config.getoption("opcheck_budget", None)  # None: $OPCHECK_BUDGET or 5 s
     known = list(variants(op))
     labels = [GIVEN] if values is not None else known
     if variant is not None:
@@ -152,9 +153,11 @@ def run_checks(
     audited = plan.audited(op)
     try:
         if values is not None:
-            parts = {"given": audit(audited, seed=seed, mode=mode, inputs=values, plugin=plugin)}
+            parts = {"given": audit(audited, seed=seed, mode=mode, inputs=values, plugin=plugin,
+                                    budget=budget)}
         else:
-            parts = {label: audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin)
+            parts = {label: audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin,
+                                  budget=budget)
                      for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))

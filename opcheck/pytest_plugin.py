@@ -38,6 +38,17 @@ def _seed(text: str) -> int:
 _seed.__name__ = "seed (a whole number >= 0)"  # argparse: "invalid seed (...) value: '-1'"
 
 
+def _budget(text: str) -> float:
+    """--opcheck-budget: seconds > 0, as ``opcheck audit --budget``."""
+    value = float(text)
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(text)
+    return value
+
+
+_budget.__name__ = "budget (seconds > 0)"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("opcheck", "opcheck: gradient audits of op plugins")
     group.addoption(
@@ -63,6 +74,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--opcheck-seed", type=_seed, default=None, metavar="N",
         help="seed for the sampled inputs and dout (default 0)",
+    )
+    group.addoption(
+        "--opcheck-budget", type=_budget, default=None, metavar="SECONDS",
+        help="seconds one op's default (auto) audit may take (default 5), as opcheck audit "
+             "--budget",
     )
     parser.addini(
         "opcheck_plugins", type="args", default=[],

@@ -693,3 +693,24 @@ def test_the_docs_examples_run_as_shown(pytester: pytest.Pytester,
     shown = DOCS.read_text(encoding="utf-8").split("opcheck mylib.softplus _")[1]
     lines = shown.split("```")[0].splitlines()[1:]
     result.stdout.fnmatch_lines(lines, consecutive=True)
+
+
+def test_opcheck_budget_reaches_the_default_mode(pytester: pytest.Pytester) -> None:
+    """--opcheck-budget is opcheck audit's --budget: a tiny one makes a large op sampled."""
+    pytester.makepyfile(big_ops_budget=(
+        "import numpy as np\nimport opcheck\n"
+        "@opcheck.hookimpl\n"
+        "def opcheck_ops():\n"
+        "    return [opcheck.Op(name='big.tanh', forward=lambda x: np.tanh(x),\n"
+        "                       backward=lambda dout, x: {'x': dout * (1 - np.tanh(x) ** 2)},\n"
+        "                       inputs={'x': opcheck.Tensor(shape=(6000,))})]\n"))
+    pytester.syspathinsert()
+    result = pytester.runpytest("--opcheck-plugin", "big_ops_budget", "--opcheck-ops", "big.*",
+                                "--opcheck-budget", "0.001", "--junitxml", "out.xml",
+                                "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    xml = (pytester.path / "out.xml").read_text()
+    assert 'name="opcheck_coverage"' in xml and "sampled" in xml
+    bad = pytester.runpytest("--opcheck-budget", "0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "budget (seconds > 0)" in bad.stderr.str()
