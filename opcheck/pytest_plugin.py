@@ -21,8 +21,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .choices import MODES, parse_seed
-from .pytest_checks import (_REGISTRY, _XPASS, COLLECTOR_NAME, MARKER, OpcheckWarning, OpFailure,
-                            PluginImportError, _hint, _where, run_checks, setting)
+from .pytest_checks import (
+    _REGISTRY,
+    _XPASS,
+    COLLECTOR_NAME,
+    MARKER,
+    OpcheckWarning,
+    OpFailure,
+    PluginImportError,
+    _hint,
+    _where,
+    run_checks,
+    setting,
+)
 from .pytest_fixture import OpcheckFixture
 
 if TYPE_CHECKING:
