@@ -10,14 +10,12 @@ every pytest run on a machine with opcheck installed does) costs no numpy or pyd
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 _HOME = {
-    "audit": ".audit",
+    "audit": ".frontend",
     "InputError": ".errors",
     "OpcheckError": ".errors",
     "PluginError": ".errors",
@@ -35,10 +33,10 @@ _HOME = {
 __all__ = sorted([*_HOME, "__version__"])
 
 if TYPE_CHECKING:
-    from .audit import audit
     from .errors import InputError, OpcheckError, PluginError, UsageError
     from .frameworks.jax import from_jax
     from .frameworks.torch import from_torch
+    from .frontend import audit
     from .hookspecs import hookimpl
     from .plugin_manager import Registry, discover
     from .result import OpReport
@@ -55,17 +53,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_HOME))
-
-
-class _Package(types.ModuleType):
-    """Keeps ``opcheck.audit`` the function: importing the submodule ``opcheck.audit``
-    would otherwise rebind the package attribute to the module (the submodule stays
-    importable as ``from opcheck.audit import ...`` through ``sys.modules``)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _HOME and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -26,7 +26,7 @@ def audit_expected(op: Op, *, seed: int, mode: str, variant: str | None,
                    plugin: PluginInfo | None, order: int = 2) -> OpReport:
     """``opcheck.audit`` minus the variants and checks ``op`` skips (run where the op runs:
     a skipped variant that would crash or hang its worker never starts)."""
-    from .audit import audit
+    from .frontend import audit
 
     plan = plan_for(op) if (op.skip or op.xfail) else None
     if plan is None or plan.problem or not (plan.skip or plan.check_skip):

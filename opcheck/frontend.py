@@ -1,38 +1,104 @@
-"""What every front end (the CLI, its workers, the Dask executor, the pytest plugin) says
-about an op in the same words: the command that reproduces its audit, and the ``error``
-report of an op whose audit produced none (a crash, a timeout, a lost worker).
+"""What every front end (``opcheck.audit``, the CLI, its workers, the Dask executor, the
+pytest plugin) says about an op in the same words: ops looked up by name, the command that
+reproduces an audit, and the ``error`` report of an op whose audit produced none (a crash,
+a timeout, a lost worker).
 
-The audit core never writes command lines; this layer does.
+The audit core (``engine``) knows neither plugins nor command lines; this layer does.
 """
 
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .result import OpReport
 
 if TYPE_CHECKING:
-    from .plugin_manager import PluginInfo
+    from .plugin_manager import PluginInfo, PluginSpec
+    from .spec import Op
+
+
+def audit(
+    op: Op | str,
+    *,
+    seed: int = 0,
+    mode: str = "auto",
+    inputs: Mapping[str, Any] | None = None,
+    variant: str | None = None,
+    plugins: Iterable[PluginSpec] = (),
+    plugin: PluginInfo | None = None,
+    order: int = 2,
+    budget: float | None = None,
+) -> OpReport:
+    """Audit ``op`` (an ``Op`` or a discovered op's name) and return its report.
+
+    ``variant`` restricts the audit to one shape variant ("default", "N=1", ...);
+    ``inputs`` fixes some or all input values (their shapes fix the symbolic dims);
+    ``order=1`` skips the second-order check of ops that declare ``double_backward``.
+    ``mode="auto"`` (the default) checks every element where that fits in ``budget``
+    seconds (default ``budget.DEFAULT_BUDGET``, or ``$OPCHECK_BUDGET``), else projections
+    plus a covering sample (docs/method.md); "full" and "fast" ignore the budget.
+    """
+    from .engine import audit_op, check_arguments
+
+    check_arguments(mode, budget, order, seed)
+    if isinstance(op, str):
+        op, plugin = _lookup(op, plugins, plugin)
+    report = audit_op(op, seed=seed, mode=mode, inputs=inputs, variant=variant, order=order,
+                      budget=budget)
+    report.plugin = plugin.name if plugin else None
+    bad = report.failing_variant()
+    if bad is None:
+        return report
+    if plugin is None:  # an Op object from Python: the CLI could not find it by name
+        mode_arg = f", mode={mode!r}" if mode != "auto" else ""
+        order_arg = ", order=1" if order == 1 else ""
+        report.reproduce = (f"opcheck.audit(op, seed={seed}, variant={bad.label!r}{mode_arg}{order_arg})"
+                            f"  # op: your Op {op.name!r}")
+    elif inputs is None:
+        report.reproduce = reproduce_command(op.name, seed, mode, bad.label, plugin, order=order,
+                                             in_process=False)
+    return report
+
+
+def _lookup(name: str, plugins: Iterable[PluginSpec],
+            plugin: PluginInfo | None) -> tuple[Op, PluginInfo | None]:
+    """The op discovered under ``name`` and its plugin; a ``UsageError`` with the nearest
+    names, or the op's own declaration error, when there is none."""
+    from .choices import did_you_mean
+    from .errors import UsageError
+    from .plugin_manager import discover
+
+    registry = discover(plugins)
+    if name not in registry:
+        declared = [err for err in registry.errors if err.op == name]
+        if declared:  # the op exists but its declaration is invalid: say what is wrong
+            raise declared[0]
+        hint = did_you_mean(name, registry) or "`opcheck list` shows every op"
+        broken = "".join(f"\n  (could not load: {err})" for err in registry.errors if err.op is None)
+        raise UsageError(f"no op named {name!r}; {hint}{broken}")
+    return registry[name], plugin or registry.plugin_of[name]
 
 
 def error_report(
     name: str, message: str, seed: int, mode: str, plugin: PluginInfo | None,
-    variant: str | None = None,
+    variant: str | None = None, order: int = 2,
 ) -> OpReport:
     """An ``error`` entry for an op whose audit produced no report of its own."""
     return OpReport(
         name=name, status="error", mode=mode, seed=seed,
         plugin=plugin.name if plugin else None, message=message,
-        reproduce=reproduce_command(name, seed, mode, variant, plugin),
+        reproduce=reproduce_command(name, seed, mode, variant, plugin, order=order),
     )
 
 
 def reproduce_command(
-    name: str, seed: int, mode: str, variant: str | None, plugin: PluginInfo | None
+    name: str, seed: int, mode: str, variant: str | None, plugin: PluginInfo | None,
+    *, order: int = 2, in_process: bool = True,
 ) -> str:
-    """The command that audits this one op alone, in-process (``--jobs 1``), where a crash
-    shows its own traceback."""
+    """The command that audits this one op alone; ``in_process`` adds ``--jobs 1``, where a
+    crash shows its own traceback."""
     parts = ["opcheck", "audit", name]
     if plugin is not None and plugin.source == "-p":
         parts += ["-p", plugin.name]
@@ -41,4 +107,6 @@ def reproduce_command(
         parts += ["--variant", variant]
     if mode != "auto":
         parts += ["--mode", mode]
-    return shlex.join([*parts, "--jobs", "1"])
+    if order == 1:
+        parts += ["--order", "1"]
+    return shlex.join([*parts, "--jobs", "1"] if in_process else parts)

@@ -130,9 +130,9 @@ def run_checks(
     """
     __tracebackhide__ = True
     from . import check_selectors
-    from .audit import audit
     from .errors import OpcheckError
     from .expectations import GIVEN, judge, plan_for
+    from .frontend import audit
     from .sampling import variants
 
     xfail, skip, strict = expectations(node, op)

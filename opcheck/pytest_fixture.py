@@ -43,7 +43,7 @@ class OpcheckFixture:
     @property
     def audit(self) -> Any:
         """``opcheck.audit``: the report, without asserting anything."""
-        from .audit import audit
+        from .frontend import audit
 
         return audit
 

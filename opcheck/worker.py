@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
 from . import interrupts
-from .audit import audit  # noqa: F401 (the fork server imports the audit before any worker starts)
+from .engine import audit_op  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import AuditTimeout, UsageError
 from .expectation_reports import audit_expected
 from .frontend import error_report

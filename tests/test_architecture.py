@@ -12,8 +12,9 @@ import pytest
 
 PACKAGE = Path(__import__("opcheck").__file__).parent
 #: The numeric core: declaration → sampling → checks → verdicts.
-CORE = ("opcheck.checker", "opcheck.finite_diff", "opcheck.batching", "opcheck.sampling",
-        "opcheck.spec", "opcheck.contract", "opcheck.result")
+CORE = ("opcheck.engine", "opcheck.checker", "opcheck.finite_diff", "opcheck.batching",
+        "opcheck.sampling", "opcheck.spec", "opcheck.contract", "opcheck.result",
+        "opcheck.op_calls", "opcheck.given_inputs")
 ABOVE_THE_CORE = ("pluggy", "pytest", "_pytest", "opcheck.cli", "opcheck.pytest_plugin",
                   "opcheck.plugin_manager")
 

@@ -7,7 +7,7 @@ import pytest
 
 # The audit and everything it imports, once, before pytester's snapshots: a module that
 # an in-process run imported and then dropped would leave two ContractError classes.
-from opcheck.audit import audit  # noqa: F401
+from opcheck.frontend import audit  # noqa: F401
 from opcheck.check_selectors import split
 
 pytest_plugins = ["pytester"]

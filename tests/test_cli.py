@@ -374,7 +374,7 @@ def test_resume_refuses_results_of_another_seed(run):
 
 def test_the_cli_modes_are_the_audits():
     from opcheck import cli
-    from opcheck.audit import MODES
+    from opcheck.choices import MODES
 
     assert cli.MODES == MODES
 

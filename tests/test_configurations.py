@@ -12,7 +12,7 @@ import pytest
 from cli_command import OPCHECK
 
 import opcheck
-import opcheck.audit
+import opcheck.engine
 import opcheck.plugin_manager  # loaded before pytester snapshots sys.modules
 from opcheck import Op, Tensor
 from opcheck.configurations import (

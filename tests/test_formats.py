@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 
 import opcheck
-from opcheck.audit import audit
 from opcheck.errors import UsageError
 from opcheck.formats import FORMATS, parse_formats, render
 from opcheck.formats.heatmap import error_grid, heatmap_html
+from opcheck.formats.json_report import JSON_SCHEMA_VERSION
 from opcheck.formats.markdown import md
+from opcheck.frontend import audit
 from opcheck.merge import Loaded, load, merge
 from opcheck.plugin_manager import discover
 from opcheck.progress import Progress
-from opcheck.formats.json_report import JSON_SCHEMA_VERSION
 from opcheck.report import render_summary_table, render_text
 from opcheck.result import OpReport
 from opcheck.results_file import ResultsWriter, check_compatible, read_results

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import opcheck.audit  # noqa: F401 - numpy, pydantic and the core imported once, before pytester's snapshots
+import opcheck.engine  # noqa: F401 - numpy, pydantic and the core imported once, before pytester's snapshots
 from opcheck import pytest_plugin
 
 pytest_plugins = ["pytester"]

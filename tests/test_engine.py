@@ -1,0 +1,88 @@
+"""opcheck.engine: the audit core, ``Op`` → ``OpReport``, called directly; and the front
+end's ``opcheck.audit`` on top of it (lookup by name, the reproduce line)."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import opcheck
+from opcheck.engine import audit_op
+from opcheck.errors import InputError, UsageError
+from opcheck.frontend import audit
+
+
+def _square(scale: float = 2.0) -> opcheck.Op:
+    """x**2, its backward scaled by ``scale`` (2.0: correct)."""
+    return opcheck.Op(name="e.square", forward=lambda x: x * x,
+                      backward=lambda dout, x: {"x": scale * x * dout},
+                      inputs={"x": opcheck.Tensor(shape=("N",))}, dims={"N": 3})
+
+
+def test_the_core_passes_a_correct_op_in_every_variant():
+    report = audit_op(_square())
+    assert report.status == "pass"
+    assert [v.label for v in report.variants] == ["default", "N=1", "N=4"]
+    assert all(i.counts["pass"] == i.size for v in report.variants for i in v.inputs)
+
+
+def test_the_core_names_the_wrong_input_but_writes_no_command_line():
+    report = audit_op(_square(2.001))
+    assert report.status == "fail"
+    assert "gradient mismatch in input 'x'" in report.message
+    assert report.plugin is None and report.reproduce == ""  # the front end's job
+
+
+def test_the_front_end_adds_the_python_reproduce_line_for_an_op_object():
+    report = audit(_square(2.001), seed=3, order=1)
+    assert report.reproduce == ("opcheck.audit(op, seed=3, variant='default', order=1)"
+                                "  # op: your Op 'e.square'")
+
+
+def test_the_front_end_finds_an_op_by_name_and_reproduces_it_as_a_command():
+    @opcheck.hookimpl
+    def opcheck_ops():
+        return [_square(2.001)]
+
+    plugin = types.ModuleType("engine_plugin")
+    plugin.opcheck_ops = opcheck_ops
+    report = audit("e.square", plugins=[plugin], mode="full", seed=1)
+    assert report.status == "fail" and report.plugin == "engine_plugin"
+    assert report.reproduce == ("opcheck audit e.square -p engine_plugin --seed 1 --variant default "
+                                "--mode full")
+
+
+def test_a_misspelt_name_gets_the_nearest_names():
+    with pytest.raises(UsageError, match="no op named 'matmull'.*matmul"):
+        audit("matmull")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"mode": "quick"}, "mode='quick' is not a mode"),
+    ({"order": 3}, "order=3 is not an order"),
+    ({"budget": -1}, "budget=-1 is not a budget"),
+    ({"variant": "N=9"}, "has no variant 'N=9'; its variants are"),
+])
+def test_bad_arguments_are_usage_errors_naming_the_argument(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        audit_op(_square(), **kwargs)
+
+
+def test_given_inputs_fix_the_dims_and_are_checked_against_the_schema():
+    report = audit_op(_square(), inputs={"x": np.arange(1.0, 6.0)})
+    assert [(v.label, v.dims) for v in report.variants] == [("given", {"N": 5})]
+    with pytest.raises(InputError, match="expected dtype float64, got int64"):
+        audit_op(_square(), inputs={"x": np.arange(5)})
+    with pytest.raises(InputError, match=r"has no input\(s\) \['y'\]"):
+        audit_op(_square(), inputs={"y": np.ones(2)})
+
+
+def test_importing_the_core_leaves_opcheck_audit_the_function():
+    import opcheck.engine  # noqa: F401
+
+    assert callable(opcheck.audit) and opcheck.audit is audit
+    assert not isinstance(opcheck.audit, types.ModuleType)
+    with pytest.raises(ModuleNotFoundError):
+        __import__("opcheck.audit")
