@@ -232,3 +232,55 @@ def test_an_fn_that_jit_cannot_trace_runs_eagerly_as_its_author_runs_it() -> Non
     assert report.status == "pass", str(report)
     x = np.linspace(-1, 1, 3)
     np.testing.assert_allclose(op.jvp(x=x, tangents={"x": np.ones(3)}), np.cos(x) * x + np.sin(x))
+
+
+COMPLEX = Tensor(shape=("N",), dtype="complex128")
+COMPLEX_FNS = {
+    "abs2": (lambda z: jnp.abs(z) ** 2, {"z": COMPLEX}),  # complex in, real out
+    "holomorphic": (lambda z: z * z * (1 + 2j), {"z": COMPLEX}),
+    "real_in": (lambda x: x * (1 + 2j), {"x": Tensor(shape=("N",))}),  # real in, complex out
+    "conj_product": (lambda z, w: jnp.conj(z) * w, {"z": COMPLEX, "w": COMPLEX}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(COMPLEX_FNS))
+def test_complex_ops_are_audited_in_opcheck_s_convention(kind: str) -> None:
+    fn, inputs = COMPLEX_FNS[kind]
+    op = opcheck.from_jax(f"j.{kind}", fn, inputs=inputs, dims={"N": 3})
+    report = opcheck.audit(op, mode="full")
+    assert report.status == "pass", report.message
+    assert any(i.check == "backward" for v in report.variants for i in v.inputs)
+
+
+def test_a_complex_gradient_is_the_one_torch_gives_for_the_same_function() -> None:
+    torch = pytest.importorskip("torch")
+    inputs = {"z": COMPLEX, "w": COMPLEX}
+    from_jax = opcheck.from_jax("j.cp", lambda z, w: jnp.conj(z) * w, inputs=inputs, dims={"N": 3})
+    from_torch = opcheck.from_torch("t.cp", lambda z, w: torch.conj(z) * w, inputs=inputs,
+                                    dims={"N": 3})
+    rng = np.random.default_rng(0)
+    z, w, dout = (rng.normal(size=3) + 1j * rng.normal(size=3) for _ in range(3))
+    got, want = (op.backward(dout=dout, z=z, w=w) for op in (from_jax, from_torch))
+    for name in ("z", "w"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12)
+    np.testing.assert_allclose(got["z"], np.conj(dout) * w)  # dL/dRe z + i dL/dIm z
+
+
+@pytest.mark.parametrize(("factor", "status"), [(2 + 1j, "pass"), (2 - 1j, "fail")])
+def test_a_custom_vjp_rule_is_judged_in_jax_s_own_convention(factor: complex, status: str) -> None:
+    @jax.custom_vjp
+    def scale(z):
+        return z * (2 + 1j)
+
+    def fwd(z):
+        return scale(z), None
+
+    def bwd(_, ct):
+        return (ct * factor,)  # JAX's rule is ct * (2 + 1j); its conjugate is a bug
+
+    scale.defvjp(fwd, bwd)
+    report = opcheck.audit(opcheck.from_jax("j.scale", scale, inputs={"z": COMPLEX}, dims={"N": 3}),
+                           mode="full")
+    assert report.status == status
+    if status == "fail":
+        assert "input 'z'" in report.message

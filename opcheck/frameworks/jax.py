@@ -80,10 +80,14 @@ class _JaxAdapter:
             return _to_numpy(out)
 
     def backward(self, dout: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        """``jax.vjp`` in opcheck's (torch's) complex convention: JAX's cotangents are the
+        conjugates of torch's, so a complex dout goes in conjugated and a complex
+        gradient comes out conjugated (for real arrays both are no-ops)."""
         arrays, attrs = split(kwargs, self.inputs)
         with self.jax.enable_x64(True):
-            grads = self._run("vjp", attrs, arrays, dout)
-            return {k: np.array(v, copy=True) for k, v in grads.items()}
+            grads = self._run("vjp", attrs, arrays, _conjugate(dout))
+            return {k: _conjugate(np.asarray(v)) if np.iscomplexobj(v) else np.array(v, copy=True)
+                    for k, v in grads.items()}
 
     def jvp(self, tangents: Mapping[str, Any], **kwargs: Any) -> Any:
         arrays, attrs = split(kwargs, self.inputs)
@@ -175,6 +179,15 @@ class _JaxAdapter:
         if key not in self._jitted:
             self._jitted[key] = self.jax.jit(functools.partial(target, dict(attrs)))
         return self._jitted[key]
+
+
+def _conjugate(value: Any) -> Any:
+    """The complex conjugate of an array, or of each array of a tuple (None kept)."""
+    if isinstance(value, tuple):
+        return tuple(_conjugate(v) for v in value)
+    if value is None or not np.iscomplexobj(value):
+        return value
+    return np.conj(value)
 
 
 def _is_inexact(x: Any) -> bool:
