@@ -21,11 +21,18 @@ import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
+from .choices import did_you_mean
 from .declaration_errors import collecting
-from .hook_calls import HookCall, WrapperError, each_implementation
-from .plugin_errors import (declaration_error, import_failure, invalid_op, one_line, plugin_frame,
-                            wrapper_error)
 from .errors import PluginError, UsageError
+from .hook_calls import HookCall, WrapperError, each_implementation
+from .plugin_errors import (
+    declaration_error,
+    import_failure,
+    invalid_op,
+    one_line,
+    plugin_frame,
+    wrapper_error,
+)
 from .spec import Op
 
 ENTRY_POINT_GROUP = "opcheck"
@@ -247,11 +254,14 @@ def _collect_samplers(registry: Registry, pm: pluggy.PluginManager) -> None:
             if isinstance(tensor.sampler, str) and tensor.sampler not in known:
                 info = registry.plugin_of.pop(op_name)
                 del registry.ops[op_name]
+                where = f" at {tensor._sampler_at}" if tensor._sampler_at else ""
+                hint = did_you_mean(tensor.sampler, known) or f"the samplers are {sorted(known)}"
                 registry.errors.append(PluginError(
                     info.name,
-                    f"invalid declaration of op {op_name!r}: input {input_name!r} has "
-                    f"sampler={tensor.sampler!r}, which no plugin declares; the samplers are "
-                    f"{sorted(known)}", op=op_name, fields=(f"inputs.{input_name}.sampler",)))
+                    f"invalid declaration of op {op_name!r}{where}: input {input_name!r} has "
+                    f"sampler={tensor.sampler!r}, which no plugin declares; {hint}",
+                    op=op_name, fields=(f"inputs.{input_name}.sampler",),
+                    location=tensor._sampler_at or None))
                 break
 
 

@@ -56,10 +56,15 @@ class Tensor(BaseModel):
     #: Set on a placeholder built while discovery collects a plugin's ops (see
     #: ``declaration_errors``): why the declaration is invalid.
     _invalid: Invalid | None = PrivateAttr(default=None)
+    #: 'FILE:LINE' of a Tensor that names its sampler: whether the name exists is known
+    #: only once every plugin's samplers are, and the error then points here.
+    _sampler_at: str = PrivateAttr(default="")
 
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
+            if isinstance(self.sampler, str):
+                self._sampler_at = caller_location()
         except ValidationError as exc:
             if not deferring():
                 raise

@@ -3,6 +3,7 @@ error naming the sampler, and constrained ops pass on the inputs they are define
 
 from __future__ import annotations
 
+import inspect
 import types
 
 import numpy as np
@@ -125,6 +126,15 @@ def test_an_unknown_sampler_name_is_an_error_entry_and_the_others_load():
     [error] = registry.errors
     assert error.op == "t.sqrt" and error.fields == ("inputs.x.sampler",)
     assert "'mylib.positive'" in str(error) and "spd" in str(error)
+
+
+def test_a_misspelt_sampler_name_points_at_its_line_and_the_nearest_name():
+    line = inspect.currentframe().f_lineno + 1
+    x = Tensor(shape=("N", "N"), sampler="spdd")
+    op = Op(name="t.bad", forward=lambda x: x, backward=lambda dout, x: {"x": dout}, inputs={"x": x})
+    [error] = opcheck.discover([_plugin("typo", [op], None)], autoload=False).errors
+    assert error.location == f"{__file__}:{line}"
+    assert f"at {__file__}:{line}" in str(error) and "did you mean spd?" in str(error)
 
 
 def test_a_plugin_sampler_may_not_shadow_a_builtin():
