@@ -195,7 +195,7 @@ def _run_header(args: argparse.Namespace, registry: Registry, everything: list[s
     shard: Shard | None = args.shard
     meta: dict[str, Any] = {
         "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
-        "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
+        "variant": args.variant, "order": args.order, "select": list(args.names), "shard": str(shard) if shard else None,
         # the budget shapes only the default mode's checks; merges compare it
         "budget": resolve_budget(args.budget) if args.mode == "auto" else None,
     }

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .result import OpReport
+from .results_file import RUN_KEYS, run_value  # options that change figures on their own
 
 DEFAULT_GROWTH = 10.0
 #: Errors below this count as this much when measuring growth: going from an exact 0 to
@@ -21,8 +22,6 @@ DEFAULT_GROWTH = 10.0
 ERROR_FLOOR = 1e-12
 WORKED = ("pass", "xpass")
 BROKEN = ("fail", "error")
-#: Run options that change figures on their own: a diff across them says so.
-RUN_KEYS = ("seed", "mode", "variant")
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def compare(old: Sequence[OpReport], new: Sequence[OpReport], *, factor: float =
             result.growth.append(change)
     result.growth.sort(key=lambda c: -(c.growth or 0.0))
     for key in RUN_KEYS:
-        x, y = (old_meta or {}).get(key), (new_meta or {}).get(key)
+        x, y = run_value(old_meta, key), run_value(new_meta, key)
         if x != y:
             result.notes.append(f"the runs differ in {key} ({x!r} vs {y!r}): figures may "
                                 "change for that alone")

@@ -1,6 +1,6 @@
 """``opcheck merge``: combine shard reports (JSON reports or ``--results`` streams) into one.
 
-Reports merge only when they audited with the same seed, mode and variant (else a usage
+Reports merge only when they audited with the same seed, mode, variant and order (else a usage
 error). The merged report lists ops in the same order an unsharded run would
 (``selection.report_order``), so merging the N shards of a run gives the report the run
 would have given on one machine.
@@ -22,7 +22,7 @@ from typing import Any
 from .errors import UsageError
 from .formats.json_report import JSON_SCHEMA_VERSION
 from .result import OpReport
-from .results_file import RUN_KEYS, read_results
+from .results_file import RUN_KEYS, read_results, run_value
 from .selection import in_report_order
 from .serialize import report_from_dict
 from .shard import parse_shard
@@ -85,11 +85,12 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
     first = loaded[0]
     for other in loaded[1:]:
         for key in RUN_KEYS:
-            if other.meta.get(key) != first.meta.get(key):
+            mine, theirs = run_value(first.meta, key), run_value(other.meta, key)
+            if theirs != mine:
                 raise UsageError(
-                    f"cannot merge {first.path!r} ({key}={first.meta.get(key)!r}) with "
-                    f"{other.path!r} ({key}={other.meta.get(key)!r}): shards must audit with "
-                    "the same --seed, --mode and --variant"
+                    f"cannot merge {first.path!r} ({key}={mine!r}) with "
+                    f"{other.path!r} ({key}={theirs!r}): shards must audit with "
+                    "the same --seed, --mode, --variant and --order"
                 )
     warnings: list[str] = _differences(loaded)
     ops: dict[str, tuple[OpReport, str]] = {}
@@ -113,7 +114,7 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
     meta = {
         "tool": "opcheck",
         "opcheck_version": __version__,  # the merging opcheck; each shard's is in merged_from
-        **{key: first.meta.get(key) for key in RUN_KEYS},
+        **{key: run_value(first.meta, key) for key in RUN_KEYS},
         "select": patterns,
         "shard": None,
         "duration": sum(float(item.meta.get("duration") or 0.0) for item in loaded),

@@ -65,6 +65,13 @@ def test_runs_with_different_seeds_are_compared_with_a_note():
     assert c.notes == ["the runs differ in seed (0 vs 1): figures may change for that alone"]
 
 
+def test_runs_at_different_orders_are_compared_with_a_note():
+    """A report from before the header recorded ``order`` was written at order 2."""
+    c = compare(OLD, NEW, old_meta={"seed": 0}, new_meta={"seed": 0, "order": 1})
+    assert c.notes == ["the runs differ in order (2 vs 1): figures may change for that alone"]
+    assert compare(OLD, NEW, old_meta={"seed": 0}, new_meta={"seed": 0, "order": 2}).notes == []
+
+
 @pytest.fixture
 def runs(tmp_path):
     """Two JSON reports of the expect_ops library: before and after a new bug."""

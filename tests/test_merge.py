@@ -134,3 +134,18 @@ def test_load_reads_the_version_this_opcheck_writes(tmp_path, monkeypatch):
     path = tmp_path / "new.json"
     path.write_text(json.dumps({"schema_version": 2, "ops": []}))
     assert merge_module.load(str(path)).reports == []
+
+
+def test_shards_audited_at_different_orders_do_not_merge():
+    with pytest.raises(UsageError, match=r"'one' \(order=2\) with 'two' \(order=1\): shards must "
+                                         r"audit with the same --seed, --mode, --variant and --order"):
+        merge([_shard("one", "1/2", order=2), _shard("two", "2/2", order=1)])
+
+
+def test_a_header_without_order_was_written_at_order_2():
+    """Reports from before the header recorded ``order`` merge with order-2 ones, and the
+    merged header says order 2."""
+    meta, _, problems = merge([_shard("one", "1/2"), _shard("two", "2/2", order=2)])
+    assert problems == [] and meta["order"] == 2
+    with pytest.raises(UsageError, match="order=2.*order=1"):
+        merge([_shard("one", "1/2"), _shard("two", "2/2", order=1)])
