@@ -35,6 +35,11 @@ def diff_command(args: argparse.Namespace) -> int:
         check_writable(args.output, "-o")
     result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
                      new_meta=new.meta, old_path=args.old, new_path=args.new)
+    from .comparison import shard_note
+
+    note = shard_note(old.meta, new.meta, args.old, args.new)
+    if note:  # stdout may go to a pull-request comment: say it where the user looks too
+        print(f"opcheck diff: warning: {note}", file=sys.stderr)
     text = render(args.format, result)
     if args.output:
         write_atomic(args.output, text)

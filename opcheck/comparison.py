@@ -108,4 +108,25 @@ def compare(old: Sequence[OpReport], new: Sequence[OpReport], *, factor: float =
         if meta and meta.get("complete") is False:
             result.notes.append(f"{path} is incomplete: ops it did not audit show as added or "
                                 "removed")
+    shards = shard_note(old_meta, new_meta, old_path, new_path)
+    if shards:
+        result.notes.insert(0, shards)
     return result
+
+
+def shard_note(old_meta: dict[str, Any] | None, new_meta: dict[str, Any] | None,
+               old_path: str, new_path: str) -> str | None:
+    """What is wrong when a shard's results stand where a whole run is expected (or two
+    different shards are compared): their ops differ for that alone."""
+    old, new = (old_meta or {}).get("shard"), (new_meta or {}).get("shard")
+    if old == new:
+        return None
+    if old and new:
+        return (f"{old_path} is shard {old} of its run and {new_path} shard {new}: they hold "
+                "different ops, which show as added and removed; compare the same shard of "
+                "each run, or the merged reports (opcheck merge)")
+    path, shard, other, gone = ((old_path, old, new_path, "added") if old else
+                                (new_path, new, old_path, "removed"))
+    return (f"{path} holds only shard {shard} of a run, {other} a whole run: the other "
+            f"shards' ops show as {gone}; merge the shards first (opcheck merge FILE... "
+            "--format json -o merged.json) and compare the merged report")
