@@ -30,7 +30,7 @@ def diff_command(args: argparse.Namespace) -> int:
     from .formats.diff import headline, render
     from .merge import load
 
-    old, new = load(args.old), load(args.new)
+    old, new = load(args.old, "OLD"), load(args.new, "NEW")
     if args.output:
         check_writable(args.output, "-o")
     result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,

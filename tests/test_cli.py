@@ -462,3 +462,27 @@ def test_resume_refuses_a_stream_of_another_order(wrong_ops, capsys):
     assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1", "--order", "1",
                  "--resume", "r.jsonl"]) == 2
     assert "holds results for order=2, but this run has order=1" in capsys.readouterr().err
+
+
+def test_resume_leaves_a_file_that_is_not_a_results_stream_alone(wrong_ops, capsys):
+    """A one-line file without a newline reads as a stream cut short before its header:
+    --resume refuses it rather than overwrite it."""
+    from opcheck.cli import main
+
+    Path("notes.txt").write_text("my notes")
+    assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1",
+                 "--resume", "notes.txt"]) == 2
+    assert ("--resume notes.txt is not a results stream (opcheck audit --results): it has no "
+            "complete header line") in capsys.readouterr().err
+    assert Path("notes.txt").read_text() == "my notes"
+
+
+def test_resume_names_a_report_given_for_the_results_stream(wrong_ops, capsys):
+    from opcheck.cli import main
+
+    _audit_json()  # report.json
+    assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1",
+                 "--resume", "report.json"]) == 2
+    assert ("--resume report.json is a JSON report (opcheck audit --format json), not a results "
+            "stream (opcheck audit --results); resume from the results stream of the "
+            "interrupted run") in capsys.readouterr().err
