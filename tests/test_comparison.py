@@ -94,9 +94,9 @@ def test_diff_of_a_shard_against_a_whole_run_says_so(tmp_path, monkeypatch, caps
     assert f"opcheck diff: warning: {said}" in err
     c = compare(OLD, OLD, old_meta={"shard": "1/2"}, new_meta={"shard": "2/2"},
                 old_path="a.json", new_path="b.json")
-    assert c.notes == ["a.json is shard 1/2 of its run and b.json shard 2/2: they hold different "
-                       "ops, which show as added and removed; compare the same shard of each "
-                       "run, or the merged reports (opcheck merge)"]
+    assert c.notes == [("a.json is shard 1/2 of its run and b.json shard 2/2: they hold different "
+                        "ops, which show as added and removed; compare the same shard of each "
+                        "run, or the merged reports (opcheck merge)")]
     assert "the other shards' ops show as added" in compare(
         OLD, OLD, old_meta={"shard": "1/2"}, new_meta={"shard": None}).notes[0]
     assert compare(OLD, OLD, old_meta={"shard": "1/2"}, new_meta={"shard": "1/2"}).notes == []
