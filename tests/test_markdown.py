@@ -8,58 +8,17 @@ import re
 
 import pytest
 
+from status_library import audit_library
+
 from opcheck import __version__
 from opcheck.formats.markdown import MAX_DETAILS, render_markdown
 from opcheck.report import format_op
 from opcheck.serialize import report_from_dict, report_to_dict
 
-LIBRARY = '''
-import opcheck
-
-
-def _square(x):
-    return x * x
-
-
-def _right(dout, x):
-    return {"x": 2.0 * x * dout}
-
-
-def _half(dout, x):  # the factor 2 forgotten
-    return {"x": x * dout}
-
-
-def _op(name, backward, **fields):
-    return opcheck.Op(name=name, forward=_square, backward=backward,
-                      inputs={"x": opcheck.Tensor(shape=("N",))}, **fields)
-
-
-@opcheck.hookimpl
-def opcheck_ops():
-    return [
-        _op("md.good", _right),
-        _op("md.wrong", _half),
-        _op("md.known", _half, xfail={"*": "issue #7: half the gradient"}),
-        _op("md.fixed", _right, xfail={"*": "issue #8, fixed since"}),
-        _op("md.skipped", _right, skip={"*": "needs a GPU"}),
-    ]
-'''
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> str:
-    """``opcheck audit 'md.*' --format markdown`` of the library above, in-process."""
-    from opcheck.cli import main
-
-    folder = tmp_path_factory.mktemp("md")
-    (folder / "md_ops.py").write_text(LIBRARY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        patch.syspath_prepend(str(folder))
-        patch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
-        assert main(["audit", "md.*", "-p", "md_ops", "-j", "1", "--format", "markdown",
-                     "-o", "report.md"]) == 1
-    return (folder / "report.md").read_text()
+    """``opcheck audit 'md.*' --format markdown`` of a library with every status."""
+    return audit_library(tmp_path_factory.mktemp("md"), "markdown")
 
 
 def _section(page: str, start: str, end: str = "<details>") -> str:
