@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from status_library import audit_library
 
 from opcheck import __version__
 from opcheck.formats.markdown import MAX_DETAILS, render_markdown
 from opcheck.report import format_op
 from opcheck.serialize import report_from_dict, report_to_dict
+
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> str:
