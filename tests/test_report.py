@@ -188,6 +188,8 @@ def test_run_facts_name_what_the_run_was(reports):
     assert run_facts(list(reports.values()), meta) == [
         "4 ops", "seed 3", "mode fast", "variant N=1", "shard 2/4", "opcheck 9.9"]
     assert run_facts([], {}) == ["0 ops", "seed 0", "mode full"]
+    assert run_facts([], {"order": 1}) == ["0 ops", "seed 0", "mode full", "order 1"]
+    assert run_facts([], {"order": 2}) == ["0 ops", "seed 0", "mode full"]  # the default
 
 
 def test_str_of_a_report_is_its_text(reports):
