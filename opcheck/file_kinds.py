@@ -15,11 +15,13 @@ NAMES = {
     "report": "a JSON report (opcheck audit --format json)",
     "stream": "a results stream (opcheck audit --results)",
     "baseline": "a --baseline file of known failures",
+    "diff": "a comparison of two runs (opcheck diff --format json)",
 }
 
 
 def kind(text: str) -> str | None:
-    """``"report"``, ``"stream"``, ``"baseline"`` (one with its version key), or None."""
+    """``"report"``, ``"stream"``, ``"baseline"`` (one with its version key), ``"diff"``,
+    or None."""
     try:
         doc = json.loads(text)
     except ValueError:
@@ -28,6 +30,8 @@ def kind(text: str) -> str | None:
         return "report"
     if isinstance(doc, dict) and BASELINE_KEY in doc:
         return "baseline"
+    if isinstance(doc, dict) and {"regressions", "fixes", "old_path", "new_path"} <= set(doc):
+        return "diff"
     lines = text.splitlines()
     try:
         first = json.loads(lines[0]) if lines else None

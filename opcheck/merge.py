@@ -90,8 +90,8 @@ def _not_a_stream(text: str, doc: Any) -> str | None:
     starts like one)."""
     if not text.strip():
         return "it is empty"
-    if kind(text) == "baseline":
-        return f"it is {NAMES['baseline']}"
+    if kind(text) in ("baseline", "diff"):
+        return f"it is {NAMES[kind(text)]}"
     try:
         first = json.loads(text.splitlines()[0])
     except ValueError:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from opcheck.baseline import KEY, dumps
+from opcheck.comparison import compare
 from opcheck.file_kinds import BASELINE_KEY, kind, wrong_kind
+from opcheck.formats.diff import render as render_diff
 from opcheck.formats.json_report import render_json
 from opcheck.result import OpReport
 from opcheck.results_file import HEADER_KEY
@@ -19,6 +21,7 @@ STREAM = f'{{"{HEADER_KEY}": 1, "seed": 0}}\n{{"name": "a", "status": "pass"}}\n
     pytest.param(STREAM, "stream", id="stream"),
     pytest.param(STREAM.splitlines()[0] + "\n", "stream", id="stream-header-only"),
     pytest.param(dumps({"a": "why"}), "baseline", id="baseline"),
+    pytest.param(render_diff("json", compare([], [])), "diff", id="diff"),
     pytest.param('{"a": "why"}', None, id="bare-mapping"),  # a baseline, but nothing says so
     pytest.param("", None, id="empty"),
     pytest.param("hello\nworld\n", None, id="text"),

@@ -158,6 +158,8 @@ def test_a_header_without_order_was_written_at_order_2():
     pytest.param('{"a": 1}\n', 'it is JSON without the "ops" list of a report', id="json-object"),
     pytest.param('{"opcheck_baseline": 1, "known_failures": {}}\n',
                  "it is a --baseline file of known failures", id="a-baseline"),
+    pytest.param('{"old_path": "a", "new_path": "b", "regressions": [], "fixes": []}\n',
+                 "it is a comparison of two runs (opcheck diff --format json)", id="a-diff"),
     pytest.param('{"name": "x", "status": "pass"}\n{"name": "y", "status": "pass"}\n',
                  "its first line is not the header of a results stream", id="no-header"),
 ])
