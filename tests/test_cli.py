@@ -486,3 +486,43 @@ def test_resume_names_a_report_given_for_the_results_stream(wrong_ops, capsys):
     assert ("--resume report.json is a JSON report (opcheck audit --format json), not a results "
             "stream (opcheck audit --results); resume from the results stream of the "
             "interrupted run") in capsys.readouterr().err
+
+
+SCALED_OPS = """
+import opcheck
+
+
+def forward(x, scale, shift):
+    return x * scale + shift
+
+
+def backward(dout, x, scale, shift):  # wrong at scale=2: the factor is dropped
+    return {"x": dout * (1.0 if scale == 2 else scale)}
+
+
+@opcheck.hookimpl
+def opcheck_ops():
+    return [opcheck.Op(name="scaled", forward=forward, backward=backward,
+                       inputs={"x": opcheck.Tensor(shape=("N",))},
+                       attrs={"scale": [1, 2], "shift": [0, 1]},
+                       xfail={"scale=2": "drops the factor"})]
+"""
+
+
+def test_part_of_a_label_selects_as_in_the_pytest_fixture(tmp_path, monkeypatch):
+    """--variant and xfail selectors match parts of labels, as the pytest plugin's
+    variant= and markers do (tests/test_pytest_plugin.py, the same op)."""
+    from opcheck.cli import main
+
+    (tmp_path / "scaled_ops.py").write_text(SCALED_OPS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    base = ["audit", "scaled", "-p", "scaled_ops", "-j", "1", "--format", "json", "-o", "r.json"]
+    assert main([*base, "--variant", "scale=2"]) == 0
+    (op,) = json.loads(Path("r.json").read_text())["ops"]
+    assert [v["label"] for v in op["variants"]] == ["scale=2 shift=0", "scale=2 shift=1"]
+    assert op["status"] == "xfail"
+    assert main([*base, "--variant", "scale=1"]) == 0
+    (op,) = json.loads(Path("r.json").read_text())["ops"]
+    assert op["status"] == "pass" and len(op["variants"]) == 4

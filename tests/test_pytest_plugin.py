@@ -437,6 +437,7 @@ def test_fixture_variant_picks_variants_as_the_cli_does(pytester: pytest.Pyteste
     a label picks every variant holding it, and ``default`` is the first, attrs or not."""
     pytester.makepyfile(scaled_op=ATTR_OP)
     pytester.makepyfile(test_variants="""
+        import pytest
         from scaled_op import scaled
 
         def test_part_of_a_label(opcheck):
@@ -453,8 +454,12 @@ def test_fixture_variant_picks_variants_as_the_cli_does(pytester: pytest.Pyteste
 
         def test_no_such_variant(opcheck):
             opcheck.assert_gradients(scaled(), variant="scale=3")
+
+        @pytest.mark.opcheck(xfail={"scale=2": "drops the factor"})  # as Op(xfail=...) in the CLI
+        def test_part_of_a_label_as_an_xfail_selector(opcheck):
+            opcheck.assert_gradients(scaled())
     """)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rf")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rfx")
     result.stdout.fnmatch_lines([
         "E       Failing variants: scale=2 shift=0, scale=2 shift=1 (2 of 2); the first is shown",
     ])
@@ -464,7 +469,11 @@ def test_fixture_variant_picks_variants_as_the_cli_does(pytester: pytest.Pyteste
         ("FAILED test_variants.py::test_no_such_variant - Failed: op 'scaled' has no variant "
          "'scale=3'; its variants are scale=1 shift=0, scale=1 shift=0 N=1, *"),
     ])
-    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "XFAIL test_variants.py::test_part_of_a_label_as_an_xfail_selector - variant scale=2 "
+        "shift=0: drops the factor; variant scale=2 shift=1: drops the factor",
+    ])
+    result.assert_outcomes(passed=2, failed=2, xfailed=1)
 
 
 def test_command_line_seed_reaches_the_fixture_and_its_reproduce_line(
