@@ -464,14 +464,14 @@ def test_fixture_variant_picks_variants_as_the_cli_does(pytester: pytest.Pyteste
         "E       Failing variants: scale=2 shift=0, scale=2 shift=1 (2 of 2); the first is shown",
     ])
     result.stdout.fnmatch_lines([
-        "FAILED test_variants.py::test_part_that_fails - AssertionError: scaled: FAIL — "
-        "variant scale=2 shift=0: gradient mismatch*",
+        ("FAILED test_variants.py::test_part_that_fails - AssertionError: scaled: FAIL — "
+         "variant scale=2 shift=0: gradient mismatch*"),
         ("FAILED test_variants.py::test_no_such_variant - Failed: op 'scaled' has no variant "
          "'scale=3'; its variants are scale=1 shift=0, scale=1 shift=0 N=1, *"),
     ])
     result.stdout.fnmatch_lines([
-        "XFAIL test_variants.py::test_part_of_a_label_as_an_xfail_selector - variant scale=2 "
-        "shift=0: drops the factor; variant scale=2 shift=1: drops the factor",
+        ("XFAIL test_variants.py::test_part_of_a_label_as_an_xfail_selector - variant scale=2 "
+         "shift=0: drops the factor; variant scale=2 shift=1: drops the factor"),
     ])
     result.assert_outcomes(passed=2, failed=2, xfailed=1)
 
