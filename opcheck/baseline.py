@@ -109,6 +109,13 @@ def load(path: str, *, missing_ok: bool = False) -> Baseline:
         raise UsageError(f"--baseline {path}: no such file; create it with --update-baseline") from None
     except OSError as exc:
         raise UsageError(f"--baseline {path}: cannot read it: {exc.strerror or exc}") from None
+    from .file_kinds import wrong_kind
+
+    wrong = wrong_kind(text, "baseline")
+    if wrong:
+        raise UsageError(f"--baseline {path} {wrong}; a baseline holds "
+                         f'{{"{KEY}": {VERSION}, "{ENTRIES}": {{"op name": "reason", ...}}}} '
+                         "(--update-baseline writes one)")
     try:
         doc = json.loads(text) if text.strip() else {}
     except ValueError as exc:

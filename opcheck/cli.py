@@ -20,6 +20,12 @@ from . import __version__
 from .budget import ENV as BUDGET_ENV
 from .budget import resolve as resolve_budget
 from .choices import MODES  # noqa: F401 (opcheck.cli.MODES, as before)
+from .cli_audit_files import read_baseline as _baseline
+from .cli_audit_files import resume_results as _resume
+from .cli_audit_files import settle_baseline as _settle_baseline
+from .cli_ops import list_ops, show_op
+from .cli_parser import build_parser
+from .cli_reports import diff_command, merge_command
 from .errors import InputError, UsageError
 from .escape import visible
 from .expectation_reports import Expectations
@@ -27,6 +33,10 @@ from .expectations import is_ok
 from .interrupts import interruptible
 from .loading import guarded_discover
 from .progress import Progress
+from .report_files import closing_summary as _closing_summary
+from .report_files import report_outputs as _outputs
+from .report_files import write_atomic
+from .report_files import write_reports as _write_reports
 from .runner import (
     RunOptions,
     WorkerError,
@@ -34,16 +44,6 @@ from .runner import (
     prestart,
     run_ops,
 )
-from .cli_audit_files import read_baseline as _baseline
-from .cli_audit_files import resume_results as _resume
-from .cli_audit_files import settle_baseline as _settle_baseline
-from .cli_ops import list_ops, show_op
-from .cli_parser import build_parser
-from .cli_reports import diff_command, merge_command
-from .report_files import write_atomic
-from .report_files import closing_summary as _closing_summary
-from .report_files import report_outputs as _outputs
-from .report_files import write_reports as _write_reports
 from .selection import all_exact as _all_exact
 from .selection import in_report_order, plugin_error_reports, select
 from .selection import with_variant as _with_variant
@@ -51,6 +51,7 @@ from .shard import Shard, balance_digest, shard_filter
 
 if TYPE_CHECKING:
     from .plugin_manager import Registry
+    from .result import OpReport
 
 __all__ = ["build_parser", "main", "plugin_error_reports", "select", "write_atomic"]
 
@@ -109,92 +110,27 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     if args.budget is not None:  # read by opcheck.budget here and in the worker processes
         os.environ[BUDGET_ENV] = repr(args.budget)
     outputs = _outputs(args.format, args.output)
-    broken = plugin_error_reports(registry, args.names)
-    for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
-        if not any(str(err) in r.message for r in broken):
-            print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
-    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
-    if not names and not broken:
-        raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
-    names = _with_variant(registry, names, args.variant, exact=_all_exact(args.names))
-    if args.jobs == 1 and not faulthandler.is_enabled():
-        # In-process, an op that crashes the interpreter (a segfault in C code, os.abort)
-        # takes opcheck with it: leave the Python stack of the crash on stderr.
-        # On a copy of stderr: while an op runs, fd 2 goes to its output capture.
-        faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)
-    if args.max_memory and sys.platform == "win32":
-        raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
-    shard: Shard | None = args.shard
+    names, broken = _selected(registry, args)
+    _prepare_process(args)
     everything = [*names, *(r.name for r in broken)]
-    if args.durations and shard is None:
-        raise UsageError("--durations FILE balances --shard K/N; add --shard")
-    from .merge import read_durations
-
-    durations = read_durations(args.durations) if args.durations else None
-    holds = shard_filter(everything, shard, durations)
-    names = [n for n in names if holds(n)]
-    broken = [r for r in broken if holds(r.name)]
-    meta: dict[str, Any] = {
-        "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
-        "variant": args.variant, "select": list(args.names), "shard": str(shard) if shard else None,
-        # the budget shapes only the default mode's checks; merges compare it
-        "budget": resolve_budget(args.budget) if args.mode == "auto" else None,
-    }
-    from .merge import run_identity
-
-    meta.update(run_identity([p.name for p in registry.plugins], everything,
-                             [*names, *(r.name for r in broken)]))
-    if durations is not None:  # shards balanced by different files would overlap
-        meta["balance"] = balance_digest(durations)
+    names, broken, durations = _sharded(args, names, broken)
+    meta = _run_header(args, registry, everything, [*names, *(r.name for r in broken)], durations)
     baseline = _baseline(args, registry, [r.name for r in broken])
     if baseline is not None:
         meta["baseline"] = baseline.path
     reports, writer = _resume(args, meta, wanted={*names, *(r.name for r in broken)},
                               registry=registry)
-    for report in broken:
-        if report.name not in reports:
+    expect = Expectations(registry, names, args.variant, args.seed, args.mode, args.order)
+    for report in [*broken, *expect.settled(n for n in names if n not in reports)]:
+        if report.name not in reports:  # broken plugins; skipped ops; a selector matching nothing
             reports[report.name] = report
             if writer:
                 writer.write(report)
-    expect = Expectations(registry, names, args.variant, args.seed, args.mode)
-    for report in expect.settled(n for n in names if n not in reports):
-        reports[report.name] = report  # skipped, or a selector that matches nothing
-        if writer:
-            writer.write(report)
     todo = [n for n in names if n not in reports]
-    jobs = args.jobs or available_cores()
-    options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant, order=args.order,
-                         plugins=tuple(args.plugins), jobs=jobs,
-                         isolate=args.jobs != 1 or args.executor == "dask",
-                         timeout=args.timeout or None, max_memory=args.max_memory)
     total = len(names) + len(broken)
-    interrupted = None
     progress = Progress(total, done=total - len(todo))
-    if args.executor == "dask":
-        from .dask_executor import run_ops_dask
-
-        running = run_ops_dask(todo, options, registry, args.scheduler)
-    else:
-        running = run_ops(todo, options, registry)
-    try:
-        with interruptible() as stopped:
-            try:
-                for report in running:
-                    report = expect(report)
-                    if baseline is not None:
-                        report = baseline.apply(report)
-                    reports[report.name] = report
-                    if writer:
-                        writer.write(report)
-                    progress.update(report)
-            except KeyboardInterrupt:
-                interrupted = stopped.get("signal", signal.SIGINT)
-            finally:
-                running.close()  # stops the workers, whatever ended the loop
-    finally:
-        progress.close()
-        if writer:
-            writer.close()
+    interrupted = _collect(_running(todo, args, registry), reports, writer, progress,
+                           expect, baseline)
     ordered = in_report_order(list(reports.values()), args.names)
     if baseline is not None:
         _settle_baseline(baseline, ordered, args, [*registry, *(r.name for r in broken)])
@@ -209,6 +145,103 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
               f"{total - len(meta['not_run'])} of {total} ops{where}", file=sys.stderr)
         return _leave(128 + int(interrupted), threads)
     return _leave(0 if all(is_ok(r.status) for r in ordered) else 1, threads)
+
+
+def _selected(registry: Registry, args: argparse.Namespace) -> tuple[list[str], list[OpReport]]:
+    """The ops the NAMEs and ``--variant`` select, and the error entries of the broken
+    plugins the NAMEs hold (a broken plugin they leave out is a warning)."""
+    broken = plugin_error_reports(registry, args.names)
+    for err in registry.errors:  # a broken plugin the selection leaves out still gets a say
+        if not any(str(err) in r.message for r in broken):
+            print(visible(f"opcheck: warning: {err}"), file=sys.stderr)
+    names = select(registry, args.names, [r.name for r in broken]) if args.names or registry else []
+    if not names and not broken:
+        raise UsageError("no ops were discovered; install a plugin or pass -p MODULE")
+    return _with_variant(registry, names, args.variant, exact=_all_exact(args.names)), broken
+
+
+def _prepare_process(args: argparse.Namespace) -> None:
+    """Crash tracebacks for in-process audits; options this platform cannot honour."""
+    if args.jobs == 1 and not faulthandler.is_enabled():
+        # In-process, an op that crashes the interpreter (a segfault in C code, os.abort)
+        # takes opcheck with it: leave the Python stack of the crash on stderr.
+        # On a copy of stderr: while an op runs, fd 2 goes to its output capture.
+        faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=False)
+    if args.max_memory and sys.platform == "win32":
+        raise UsageError("--max-memory needs a POSIX system (it sets RLIMIT_AS); drop it on Windows")
+
+
+def _sharded(
+    args: argparse.Namespace, names: list[str], broken: list[OpReport]
+) -> tuple[list[str], list[OpReport], dict[str, float] | None]:
+    """The ops and error entries in this ``--shard``, and the ``--durations`` that
+    balanced it."""
+    shard: Shard | None = args.shard
+    if args.durations and shard is None:
+        raise UsageError("--durations FILE balances --shard K/N; add --shard")
+    from .merge import read_durations
+
+    durations = read_durations(args.durations) if args.durations else None
+    holds = shard_filter([*names, *(r.name for r in broken)], shard, durations)
+    return [n for n in names if holds(n)], [r for r in broken if holds(r.name)], durations
+
+
+def _run_header(args: argparse.Namespace, registry: Registry, everything: list[str],
+                audited: list[str], durations: dict[str, float] | None) -> dict[str, Any]:
+    """The run's facts every report and results stream carries; ``merge`` and ``--resume``
+    compare them (``everything``: the selection before ``--shard``)."""
+    from .merge import run_identity
+
+    shard: Shard | None = args.shard
+    meta: dict[str, Any] = {
+        "tool": "opcheck", "opcheck_version": __version__, "seed": args.seed, "mode": args.mode,
+        "variant": args.variant, "order": args.order, "select": list(args.names), "shard": str(shard) if shard else None,
+        # the budget shapes only the default mode's checks; merges compare it
+        "budget": resolve_budget(args.budget) if args.mode == "auto" else None,
+    }
+    meta.update(run_identity([p.name for p in registry.plugins], everything, audited))
+    if durations is not None:  # shards balanced by different files would overlap
+        meta["balance"] = balance_digest(durations)
+    return meta
+
+
+def _running(todo: list[str], args: argparse.Namespace, registry: Registry) -> Any:
+    """The reports of ``todo`` as each op finishes, from local workers or a Dask cluster."""
+    options = RunOptions(seed=args.seed, mode=args.mode, variant=args.variant, order=args.order,
+                         plugins=tuple(args.plugins), jobs=args.jobs or available_cores(),
+                         isolate=args.jobs != 1 or args.executor == "dask",
+                         timeout=args.timeout or None, max_memory=args.max_memory)
+    if args.executor == "dask":
+        from .dask_executor import run_ops_dask
+
+        return run_ops_dask(todo, options, registry, args.scheduler)
+    return run_ops(todo, options, registry)
+
+
+def _collect(running: Any, reports: dict[str, OpReport], writer: Any, progress: Progress,
+             expect: Expectations, baseline: Any) -> int | None:
+    """Each finished op's report, judged by its expectations and the baseline, into
+    ``reports`` and the results stream; the signal that interrupted the run, if one did."""
+    try:
+        with interruptible() as stopped:
+            try:
+                for report in running:
+                    report = expect(report)
+                    if baseline is not None:
+                        report = baseline.apply(report)
+                    reports[report.name] = report
+                    if writer:
+                        writer.write(report)
+                    progress.update(report)
+            except KeyboardInterrupt:
+                return int(stopped.get("signal", signal.SIGINT))
+            finally:
+                running.close()  # stops the workers, whatever ended the loop
+    finally:
+        progress.close()
+        if writer:
+            writer.close()
+    return None
 
 
 def _leave(code: int, before: set[Any]) -> int:

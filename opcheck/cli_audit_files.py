@@ -75,7 +75,12 @@ def resume_results(
         _not_a_report(path, args)
     previous = None
     if args.resume and os.path.exists(args.resume):
+        _a_results_stream(args.resume)
         previous = read_results(args.resume)
+        if previous.header is None and os.path.getsize(args.resume):  # not ours: keep it
+            raise UsageError(f"--resume {args.resume} is not a results stream (opcheck audit "
+                             "--results): it has no complete header line; give --resume a "
+                             "results stream, or a new file to start one")
         check_compatible(previous.header, meta, args.resume)
 
     def now(name: str) -> dict[str, Any]:
@@ -95,6 +100,17 @@ def resume_results(
               "audited", file=sys.stderr)
     writer = ResultsWriter(path, meta, resume=previous, computed_from=now) if path else None
     return dict(done), writer
+
+
+def _a_results_stream(path: str) -> None:
+    """Refuse a ``--resume`` file that is a report or a baseline, saying which it is."""
+    from .file_kinds import wrong_kind
+
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        wrong = wrong_kind(handle.read(), "stream")
+    if wrong:
+        raise UsageError(f"--resume {path} {wrong}; resume from the results stream of the "
+                         "interrupted run, or give a new file to start one")
 
 
 def _not_a_report(path: str, args: argparse.Namespace) -> None:

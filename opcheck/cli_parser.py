@@ -17,33 +17,57 @@ from .shard import parse_shard
 
 
 def build_parser() -> argparse.ArgumentParser:
-    plugin_opts = argparse.ArgumentParser(add_help=False)
-    plugin_opts.add_argument(
-        "-p", dest="plugins", action="append", default=[], metavar="MODULE",
-        help="load an extra plugin module (repeatable); -p no:NAME blocks plugin NAME",
-    )
-    report_opts = argparse.ArgumentParser(add_help=False)
-    report_opts.add_argument(
-        "--format", type=_formats, default=["text"], metavar="FORMAT[,FORMAT...]",
-        help=f"report format(s): {', '.join(FORMATS)} (default text); several need -o DIR",
-    )
-    report_opts.add_argument(
-        "-o", "--output", metavar="PATH",
-        help="write the report to this file instead of stdout; a directory (several formats, "
-             "a trailing /, or an existing directory) gets one report.* file per format",
-    )
     parser = argparse.ArgumentParser(
         prog="opcheck", description="Audit the gradients of op plugins with finite differences."
     )
     parser.add_argument("--version", action="version", version=f"opcheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    plugin_opts, report_opts = _plugin_options(), _report_options()
     sub.add_parser("list", parents=[plugin_opts], help="list every discovered op and its plugin")
     show = sub.add_parser("show", parents=[plugin_opts], help="show one op's declaration")
     show.add_argument("name", metavar="NAME")
     show.add_argument("--json", action="store_true", help="print the JSON schema of its inputs")
-
     run = sub.add_parser("audit", parents=[plugin_opts, report_opts], help="audit ops (all by default)")
+    _audit_options(run)
+    _batch_options(run.add_argument_group("batch audits"))
+    _known_failure_options(run.add_argument_group("known failures"))
+    merge = sub.add_parser("merge", parents=[report_opts],
+                           help="combine shard reports (JSON or --results files) into one report")
+    merge.add_argument("files", nargs="+", metavar="FILE")
+    _diff_options(sub.add_parser("diff", help="compare two runs (JSON reports or --results "
+                                              "files): regressions, fixes, new and removed ops, "
+                                              "error growth"))
+    return parser
+
+
+def _plugin_options() -> argparse.ArgumentParser:
+    """``-p``, shared by the commands that discover plugins."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "-p", dest="plugins", action="append", default=[], metavar="MODULE",
+        help="load an extra plugin module (repeatable); -p no:NAME blocks plugin NAME",
+    )
+    return options
+
+
+def _report_options() -> argparse.ArgumentParser:
+    """``--format`` and ``-o``, shared by the commands that write a report."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--format", type=_formats, default=["text"], metavar="FORMAT[,FORMAT...]",
+        help=f"report format(s): {', '.join(FORMATS)} (default text); several need -o DIR",
+    )
+    options.add_argument(
+        "-o", "--output", metavar="PATH",
+        help="write the report to this file instead of stdout; a directory (several formats, "
+             "a trailing /, or an existing directory) gets one report.* file per format",
+    )
+    return options
+
+
+def _audit_options(run: argparse.ArgumentParser) -> None:
+    """What ``opcheck audit`` checks: which ops, seed, mode, budget, order, variant."""
     run.add_argument("names", nargs="*", metavar="NAME", help="op names or globs such as 'mylib.*'")
     run.add_argument("--seed", type=_seed, default=0, help="seed for inputs and dout (default 0)")
     run.add_argument("--mode", choices=MODES, default="auto",
@@ -60,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="audit only this shape variant or attr configuration, e.g. default, "
                           "N=1 or 'stride=2 pad=0' (a subset such as stride=2 picks every "
                           "variant holding it)")
-    batch = run.add_argument_group("batch audits")
+
+
+def _batch_options(batch: Any) -> None:
+    """How ``opcheck audit`` runs many ops: processes, limits, results stream, shards."""
     batch.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                        help="worker processes (default: the number of cores); 1 audits in this "
                             "process, without isolation")
@@ -87,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--durations", metavar="FILE",
                        help="with --shard: balance the slices by each op's time in FILE (a "
                             "previous JSON report or results stream), longest first")
-    known = run.add_argument_group("known failures")
+
+
+def _known_failure_options(known: Any) -> None:
+    """``--baseline`` and how ``--update-baseline`` rewrites it."""
     known.add_argument("--baseline", metavar="FILE",
                        help="a JSON file of known failures (op name -> reason): a listed op that "
                             "fails is an xfail, one that passes an xpass")
@@ -98,12 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the reason --update-baseline gives new failures (default: "
                             "'new in <date>')")
 
-    merge = sub.add_parser("merge", parents=[report_opts],
-                           help="combine shard reports (JSON or --results files) into one report")
-    merge.add_argument("files", nargs="+", metavar="FILE")
 
-    diff = sub.add_parser("diff", help="compare two runs (JSON reports or --results files): "
-                                       "regressions, fixes, new and removed ops, error growth")
+def _diff_options(diff: argparse.ArgumentParser) -> None:
+    """``opcheck diff OLD NEW``: its files, format and growth factor."""
     diff.add_argument("old", metavar="OLD")
     diff.add_argument("new", metavar="NEW")
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
@@ -111,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--growth", type=_factor, default=10.0, metavar="FACTOR",
                       help="list ops whose max_rel_error grew more than FACTOR times (default 10)")
     diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    return parser
 
 
 def _budget_value(text: str) -> float:

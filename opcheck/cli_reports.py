@@ -30,11 +30,16 @@ def diff_command(args: argparse.Namespace) -> int:
     from .formats.diff import headline, render
     from .merge import load
 
-    old, new = load(args.old), load(args.new)
+    old, new = load(args.old, "OLD"), load(args.new, "NEW")
     if args.output:
         check_writable(args.output, "-o")
     result = compare(old.reports, new.reports, factor=args.growth, old_meta=old.meta,
                      new_meta=new.meta, old_path=args.old, new_path=args.new)
+    from .comparison import shard_note
+
+    note = shard_note(old.meta, new.meta, args.old, args.new)
+    if note:  # stdout may go to a pull-request comment: say it where the user looks too
+        print(f"opcheck diff: warning: {note}", file=sys.stderr)
     text = render(args.format, result)
     if args.output:
         write_atomic(args.output, text)

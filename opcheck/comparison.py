@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .result import OpReport
+from .results_file import RUN_KEYS, run_value  # options that change figures on their own
 
 DEFAULT_GROWTH = 10.0
 #: Errors below this count as this much when measuring growth: going from an exact 0 to
@@ -21,8 +22,6 @@ DEFAULT_GROWTH = 10.0
 ERROR_FLOOR = 1e-12
 WORKED = ("pass", "xpass")
 BROKEN = ("fail", "error")
-#: Run options that change figures on their own: a diff across them says so.
-RUN_KEYS = ("seed", "mode", "variant")
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def compare(old: Sequence[OpReport], new: Sequence[OpReport], *, factor: float =
             result.growth.append(change)
     result.growth.sort(key=lambda c: -(c.growth or 0.0))
     for key in RUN_KEYS:
-        x, y = (old_meta or {}).get(key), (new_meta or {}).get(key)
+        x, y = run_value(old_meta, key), run_value(new_meta, key)
         if x != y:
             result.notes.append(f"the runs differ in {key} ({x!r} vs {y!r}): figures may "
                                 "change for that alone")
@@ -109,4 +108,25 @@ def compare(old: Sequence[OpReport], new: Sequence[OpReport], *, factor: float =
         if meta and meta.get("complete") is False:
             result.notes.append(f"{path} is incomplete: ops it did not audit show as added or "
                                 "removed")
+    shards = shard_note(old_meta, new_meta, old_path, new_path)
+    if shards:
+        result.notes.insert(0, shards)
     return result
+
+
+def shard_note(old_meta: dict[str, Any] | None, new_meta: dict[str, Any] | None,
+               old_path: str, new_path: str) -> str | None:
+    """What is wrong when a shard's results stand where a whole run is expected (or two
+    different shards are compared): their ops differ for that alone."""
+    old, new = (old_meta or {}).get("shard"), (new_meta or {}).get("shard")
+    if old == new:
+        return None
+    if old and new:
+        return (f"{old_path} is shard {old} of its run and {new_path} shard {new}: they hold "
+                "different ops, which show as added and removed; compare the same shard of "
+                "each run, or the merged reports (opcheck merge)")
+    path, shard, other, gone = ((old_path, old, new_path, "added") if old else
+                                (new_path, new, old_path, "removed"))
+    return (f"{path} holds only shard {shard} of a run, {other} a whole run: the other "
+            f"shards' ops show as {gone}; merge the shards first (opcheck merge FILE... "
+            "--format json -o merged.json) and compare the merged report")

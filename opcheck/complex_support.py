@@ -57,72 +57,80 @@ def to_complex(pairs: np.ndarray, dtype: str) -> np.ndarray:
 def realify(op: Op) -> tuple[Op, dict[str, list[str | None]]]:
     """``op`` with every complex input and output seen as real pairs (module docstring),
     and what its forward last returned: ``{"dtypes": [complex dtype or None per output]}``."""
-    complex_in = {n: t.dtype for n, t in op.inputs.items() if t.dtype in PARTS}
-    inputs = {n: _real_tensor(t) if n in complex_in else t for n, t in op.inputs.items()}
-    outs: dict[str, list[str | None]] = {"dtypes": []}  # complex dtype per output, else None
+    pairs = _Pairs(op)
+    rules: dict[str, Any] = {}
+    if op.backward is not None:
+        rules["backward"] = _with_out(pairs.backward, op.backward_takes_out())
+    if op.jvp is not None:
+        rules["jvp"] = _with_out(pairs.jvp, op.jvp_takes_out())
+    if op.double_backward is not None:
+        rules["double_backward"] = _with_out(pairs.double_backward, _takes_out(op.double_backward))
+    inputs = {n: _real_tensor(t) if n in pairs.complex_in else t for n, t in op.inputs.items()}
+    return Op(name=op.name, inputs=inputs, forward=pairs.forward, dims=op.dims,
+              description=op.description, rtol=op.rtol, atol=op.atol, xfail=op.xfail,
+              skip=op.skip, **rules), pairs.outs
 
-    def args(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: to_complex(v, complex_in[k]) if k in complex_in else v for k, v in kwargs.items()}
 
-    def complex_outs(value: Any) -> Any:
+class _Pairs:
+    """The rules of one realified op: each turns the real pairs the audit passes into the
+    complex values the op expects, calls the op's rule, and turns its result back."""
+
+    def __init__(self, op: Op) -> None:
+        self.op = op
+        self.complex_in = {n: t.dtype for n, t in op.inputs.items() if t.dtype in PARTS}
+        self.outs: dict[str, list[str | None]] = {"dtypes": []}  # per output: complex dtype or None
+
+    def args(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Complex inputs (or their tangents, cotangents) from pairs; others unchanged."""
+        return {k: to_complex(v, self.complex_in[k]) if k in self.complex_in else v
+                for k, v in kwargs.items()}
+
+    def complex_outs(self, value: Any) -> Any:
         """dout/out given as pairs → complex for each complex output."""
-        dtypes = outs["dtypes"]
+        dtypes = self.outs["dtypes"]
         if isinstance(value, tuple):
             return tuple(v if v is None or d is None else to_complex(v, d) for v, d in zip(value, dtypes))
         return value if value is None or not dtypes or dtypes[0] is None else to_complex(value, dtypes[0])
 
-    def forward(**kwargs: Any) -> Any:
-        raw = op.forward(**args(kwargs))
+    def _call(self, kwargs: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        """The keyword arguments of a rule: inputs, ``extra`` and ``out`` as complex."""
+        call = {**self.args(kwargs), **extra}
+        if "out" in call:
+            call["out"] = self.complex_outs(kwargs["out"])
+        return call
+
+    def forward(self, **kwargs: Any) -> Any:
+        raw = self.op.forward(**self.args(kwargs))
         items = raw if isinstance(raw, tuple) else (raw,)
-        outs["dtypes"] = [np.asarray(v).dtype.name if _is_complex(v) else None for v in items]
+        self.outs["dtypes"] = [np.asarray(v).dtype.name if _is_complex(v) else None for v in items]
         return tuple(to_real(v) for v in raw) if isinstance(raw, tuple) else to_real(raw)
 
-    rules: dict[str, Any] = {}
-    if op.backward is not None:
-        backward = op.backward
+    def backward(self, dout: Any, **kwargs: Any) -> Any:
+        raw = self.op.backward(**self._call(kwargs, dout=self.complex_outs(dout)))
+        return _real_grads(raw, self.op, self.complex_in, "backward")
 
-        def _backward(dout: Any, **kwargs: Any) -> Any:
-            call = {**args(kwargs), "dout": complex_outs(dout)}
-            if "out" in call:
-                call["out"] = complex_outs(kwargs["out"])
-            return _real_grads(backward(**call), op, complex_in, "backward")
+    def jvp(self, tangents: Mapping[str, Any], **kwargs: Any) -> Any:
+        raw = self.op.jvp(**self._call(kwargs, tangents=self.args(tangents)))
+        return _real_tangents(raw, self.outs["dtypes"])
 
-        rules["backward"] = _with_out(_backward, op.backward_takes_out())
-    if op.jvp is not None:
-        jvp = op.jvp
+    def double_backward(self, ggrads: Mapping[str, Any], dout: Any, **kwargs: Any) -> Any:
+        raw = self.op.double_backward(**self._call(kwargs, ggrads=self.args(ggrads),
+                                                   dout=self.complex_outs(dout)))
+        if not isinstance(raw, Mapping):
+            return raw
+        result = _real_grads({k: v for k, v in raw.items() if k != "dout"}, self.op,
+                             self.complex_in, "double_backward")
+        if "dout" in raw:
+            result["dout"] = self._dout_grad(raw["dout"])
+        return result
 
-        def _jvp(tangents: Mapping[str, Any], **kwargs: Any) -> Any:
-            call = {**args(kwargs), "tangents": args(tangents)}
-            if "out" in call:
-                call["out"] = complex_outs(kwargs["out"])
-            return _real_tangents(jvp(**call), outs["dtypes"])
-
-        rules["jvp"] = _with_out(_jvp, op.jvp_takes_out())
-    if op.double_backward is not None:
-        double_backward = op.double_backward
-
-        def _double_backward(ggrads: Mapping[str, Any], dout: Any, **kwargs: Any) -> Any:
-            call = {**args(kwargs), "ggrads": args(ggrads), "dout": complex_outs(dout)}
-            if "out" in call:
-                call["out"] = complex_outs(kwargs["out"])
-            raw = double_backward(**call)
-            if not isinstance(raw, Mapping):
-                return raw
-            result = _real_grads({k: v for k, v in raw.items() if k != "dout"}, op, complex_in,
-                                 "double_backward")
-            if "dout" in raw:
-                dtypes, given = outs["dtypes"], raw["dout"]
-                result["dout"] = (
-                    tuple(None if g is None else _real_grad(g, f"dout[{k}]", d, "double_backward")
-                          for k, (g, d) in enumerate(zip(given, dtypes)))
-                    if isinstance(given, tuple) else
-                    _real_grad(given, "dout", dtypes[0] if dtypes else None, "double_backward"))
-            return result
-
-        rules["double_backward"] = _with_out(_double_backward, _takes_out(op.double_backward))
-    return Op(name=op.name, inputs=inputs, forward=forward, dims=op.dims,
-              description=op.description, rtol=op.rtol, atol=op.atol, xfail=op.xfail,
-              skip=op.skip, **rules), outs
+    def _dout_grad(self, given: Any) -> Any:
+        """double_backward's cotangent of dout, as pairs where the output is complex."""
+        dtypes = self.outs["dtypes"]
+        if isinstance(given, tuple):
+            return tuple(None if g is None else _real_grad(g, f"dout[{k}]", d, "double_backward")
+                         for k, (g, d) in enumerate(zip(given, dtypes)))
+        return _real_grad(given, "dout", dtypes[0] if dtypes else None, "double_backward")
 
 
 def returns_complex(raw: Any) -> bool:

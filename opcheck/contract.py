@@ -108,6 +108,21 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray], role: str = "b
     contract.
 
     Returns the gradients of the differentiable inputs and a list of warnings."""
+    given = _by_name(op, raw, role)
+    warnings: list[str] = []
+    result: dict[str, np.ndarray] = {}
+    for name, tensor in op.inputs.items():
+        if not tensor.is_differentiable:
+            if name in given:
+                warnings.append(f"{role} returned a gradient for non-differentiable input {name!r}; it is ignored")
+            continue
+        result[name] = _gradient(name, given, inputs[name], role, warnings)
+    return result, warnings
+
+
+def _by_name(op: Op, raw: Any, role: str) -> dict[str, Any]:
+    """The gradients ``role`` returned (a mapping or a tuple in input order) by input name,
+    without the ``None`` ones."""
     names = list(op.inputs)
     if isinstance(raw, Mapping):
         unknown = [k for k in raw if k not in op.inputs]
@@ -116,62 +131,58 @@ def gradients(op: Op, raw: Any, inputs: Mapping[str, np.ndarray], role: str = "b
                 f"{role} returned gradients for {unknown}, which are not inputs of the op "
                 f"(inputs: {names})"
             )
-        given = {k: v for k, v in raw.items() if v is not None}
-    elif isinstance(raw, tuple):
+        return {k: v for k, v in raw.items() if v is not None}
+    if isinstance(raw, tuple):
         if len(raw) != len(names):
             raise ContractError(
                 f"{role} returned a tuple of {len(raw)} gradient{'s' if len(raw) != 1 else ''}; "
                 f"expected {len(names)}, one per "
                 f"input in the order {names} (None for a non-differentiable input)"
             )
-        given = {k: v for k, v in zip(names, raw) if v is not None}
-    else:
+        return {k: v for k, v in zip(names, raw) if v is not None}
+    raise ContractError(
+        f"{role} returned a {type(raw).__name__}; expected a dict input name → gradient, "
+        f"or a tuple of gradients in the order {names}"
+    )
+
+
+def _gradient(name: str, given: Mapping[str, Any], value_in: np.ndarray, role: str,
+              warnings: list[str]) -> np.ndarray:
+    """The gradient of differentiable input ``name`` as an array, checked: present, an
+    array of the input's shape, a real dtype (a different one is a warning), finite."""
+    if name not in given:
+        if name == "dout" or name.startswith("dout["):  # double_backward's own cotangent
+            raise ContractError(
+                f"{role} returned no gradient for {name!r}; double_backward returns the "
+                "cotangent of dout too (backward is linear in dout, so it is backward "
+                f"applied to ggrads), under the key {name!r}"
+            )
         raise ContractError(
-            f"{role} returned a {type(raw).__name__}; expected a dict input name → gradient, "
-            f"or a tuple of gradients in the order {names}"
+            f"{role} returned no gradient for differentiable input {name!r}; return one, "
+            "or declare the input with differentiable=False"
         )
-    warnings: list[str] = []
-    result: dict[str, np.ndarray] = {}
-    for name in names:
-        tensor = op.inputs[name]
-        if not tensor.is_differentiable:
-            if name in given:
-                warnings.append(f"{role} returned a gradient for non-differentiable input {name!r}; it is ignored")
-            continue
-        if name not in given:
-            if name == "dout" or name.startswith("dout["):  # double_backward's own cotangent
-                raise ContractError(
-                    f"{role} returned no gradient for {name!r}; double_backward returns the "
-                    "cotangent of dout too (backward is linear in dout, so it is backward "
-                    f"applied to ggrads), under the key {name!r}"
-                )
-            raise ContractError(
-                f"{role} returned no gradient for differentiable input {name!r}; return one, "
-                "or declare the input with differentiable=False"
-            )
-        value = given[name]
-        if not isinstance(value, (np.ndarray, np.generic, int, float)):
-            raise ContractError(
-                f"{role} returned the gradient of {name!r} as a {type(value).__name__}; expected a numpy array"
-            )
-        grad = np.asarray(value)
-        expected = inputs[name].shape
-        if grad.shape != expected:
-            raise ContractError(
-                f"{role} returned a gradient of shape {grad.shape} for input {name!r} of shape "
-                f"{expected}; a gradient has its input's shape (sum over broadcast axes)"
-            )
-        if grad.dtype.kind not in "biuf":
-            raise ContractError(f"{role} returned a gradient of dtype {grad.dtype} for input {name!r}")
-        if grad.dtype != inputs[name].dtype:
-            warnings.append(
-                f"the gradient of {name!r} has dtype {grad.dtype}, its input {inputs[name].dtype}"
-            )
-        if grad.dtype.kind == "f" and not np.all(np.isfinite(grad)):
-            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(grad))[0])
-            raise ContractError(
-                f"{role} returned {grad[bad]} in the gradient of {name!r} at index {bad} "
-                "although every input is finite"
-            )
-        result[name] = grad
-    return result, warnings
+    value = given[name]
+    if not isinstance(value, (np.ndarray, np.generic, int, float)):
+        raise ContractError(
+            f"{role} returned the gradient of {name!r} as a {type(value).__name__}; expected a numpy array"
+        )
+    grad = np.asarray(value)
+    expected = value_in.shape
+    if grad.shape != expected:
+        raise ContractError(
+            f"{role} returned a gradient of shape {grad.shape} for input {name!r} of shape "
+            f"{expected}; a gradient has its input's shape (sum over broadcast axes)"
+        )
+    if grad.dtype.kind not in "biuf":
+        raise ContractError(f"{role} returned a gradient of dtype {grad.dtype} for input {name!r}")
+    if grad.dtype != value_in.dtype:
+        warnings.append(
+            f"the gradient of {name!r} has dtype {grad.dtype}, its input {value_in.dtype}"
+        )
+    if grad.dtype.kind == "f" and not np.all(np.isfinite(grad)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(grad))[0])
+        raise ContractError(
+            f"{role} returned {grad[bad]} in the gradient of {name!r} at index {bad} "
+            "although every input is finite"
+        )
+    return grad

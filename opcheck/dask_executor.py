@@ -158,4 +158,4 @@ def _error(name: str, message: str, options: RunOptions, registry: Registry) -> 
     from .frontend import error_report
 
     return error_report(name, message, options.seed, options.mode, registry.plugin_of.get(name),
-                        options.variant)
+                        options.variant, order=options.order)

@@ -98,10 +98,11 @@ class Expectations:
     it on a finished op's report applies the op's xfails."""
 
     def __init__(self, registry: Any, names: Sequence[str], variant: str | None,
-                 seed: int, mode: str) -> None:
+                 seed: int, mode: str, order: int = 2) -> None:
         from .sampling import variants
 
         self.registry, self.seed, self.mode, self.variant = registry, seed, mode, variant
+        self.order = order
         self.plans: dict[str, Plan] = {}
         for name in names:
             op = registry.get(name)
@@ -121,7 +122,7 @@ class Expectations:
             plugin = self.registry.plugin_of.get(name)
             if plan.problem:
                 out.append(error_report(name, plan.problem, self.seed, self.mode, plugin,
-                                        self.variant))
+                                        self.variant, order=self.order))
             elif plan.skipped:
                 out.append(skip_report(self.registry[name], plan, self.seed, self.mode, plugin))
         return out

@@ -35,7 +35,8 @@ def run_in_process(names: Sequence[str], options: RunOptions, registry: Registry
             except AuditTimeout as exc:
                 report = error_report(name, f"timed out after {options.timeout:g} s"
                                       f"{_stuck_at(exc)}", options.seed, options.mode,
-                                      registry.plugin_of.get(name), options.variant)
+                                      registry.plugin_of.get(name), options.variant,
+                                      order=options.order)
                 report.reproduce += f" --timeout {options.timeout:g}"
             yield report
     finally:

@@ -1,6 +1,6 @@
 """``opcheck merge``: combine shard reports (JSON reports or ``--results`` streams) into one.
 
-Reports merge only when they audited with the same seed, mode and variant (else a usage
+Reports merge only when they audited with the same seed, mode, variant and order (else a usage
 error). The merged report lists ops in the same order an unsharded run would
 (``selection.report_order``), so merging the N shards of a run gives the report the run
 would have given on one machine.
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
+from .file_kinds import NAMES, kind
 from .formats.json_report import JSON_SCHEMA_VERSION
 from .result import OpReport
-from .results_file import RUN_KEYS, read_results
+from .results_file import HEADER_KEY, RUN_KEYS, read_results, run_value
 from .selection import in_report_order
 from .serialize import report_from_dict
 from .shard import parse_shard
@@ -53,8 +54,9 @@ class Loaded:
     reports: list[OpReport] = field(default_factory=list)
 
 
-def load(path: str) -> Loaded:
-    """A JSON report (``--format json``) or a results stream (``--results``)."""
+def load(path: str, role: str = "") -> Loaded:
+    """A JSON report (``--format json``) or a results stream (``--results``); ``role``
+    names the file in messages (``OLD``, ``--durations``)."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -72,10 +74,33 @@ def load(path: str) -> Loaded:
                              f"{readable} (merge it with the opcheck that wrote it)")
         meta = {k: v for k, v in doc.items() if k not in ("ops", "summary")}
         return Loaded(path, meta, [report_from_dict(op) for op in doc["ops"]])
+    problem = _not_a_stream(text, doc)
+    if problem:
+        named = f"{role} {path}" if role else repr(path)
+        raise UsageError(f"{named} is neither a JSON report (opcheck audit --format json) nor a "
+                         f"results stream (opcheck audit --results): {problem}")
     results = read_results(path)
     if results.header is None:
         raise UsageError(f"{path!r} is empty: neither a JSON report nor a results stream")
     return Loaded(path, dict(results.header), list(results.reports.values()))
+
+
+def _not_a_stream(text: str, doc: Any) -> str | None:
+    """Why a file that is not a JSON report is not a results stream either (None: it
+    starts like one)."""
+    if not text.strip():
+        return "it is empty"
+    if kind(text) in ("baseline", "diff"):
+        return f"it is {NAMES[kind(text)]}"
+    try:
+        first = json.loads(text.splitlines()[0])
+    except ValueError:
+        return "its first line is not JSON"
+    if isinstance(first, dict) and HEADER_KEY in first:
+        return None
+    if doc is not None:
+        return "it is JSON without the \"ops\" list of a report"
+    return "its first line is not the header of a results stream"
 
 
 def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], list[str]]:
@@ -85,11 +110,12 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
     first = loaded[0]
     for other in loaded[1:]:
         for key in RUN_KEYS:
-            if other.meta.get(key) != first.meta.get(key):
+            mine, theirs = run_value(first.meta, key), run_value(other.meta, key)
+            if theirs != mine:
                 raise UsageError(
-                    f"cannot merge {first.path!r} ({key}={first.meta.get(key)!r}) with "
-                    f"{other.path!r} ({key}={other.meta.get(key)!r}): shards must audit with "
-                    "the same --seed, --mode and --variant"
+                    f"cannot merge {first.path!r} ({key}={mine!r}) with "
+                    f"{other.path!r} ({key}={theirs!r}): shards must audit with "
+                    "the same --seed, --mode, --variant and --order"
                 )
     warnings: list[str] = _differences(loaded)
     ops: dict[str, tuple[OpReport, str]] = {}
@@ -113,7 +139,7 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
     meta = {
         "tool": "opcheck",
         "opcheck_version": __version__,  # the merging opcheck; each shard's is in merged_from
-        **{key: first.meta.get(key) for key in RUN_KEYS},
+        **{key: run_value(first.meta, key) for key in RUN_KEYS},
         "select": patterns,
         "shard": None,
         "duration": sum(float(item.meta.get("duration") or 0.0) for item in loaded),
@@ -217,4 +243,4 @@ def _missing_shards(loaded: Sequence[Loaded]) -> list[str]:
 def read_durations(path: str) -> dict[str, float]:
     """Seconds per op from a JSON report or a results stream (``--durations FILE``, which
     balances shards: ``shard.balanced``)."""
-    return {r.name: float(r.duration or 0.0) for r in load(path).reports}
+    return {r.name: float(r.duration or 0.0) for r in load(path, "--durations").reports}

@@ -130,37 +130,17 @@ def run_checks(
     """
     __tracebackhide__ = True
     from . import check_selectors
-    from .errors import OpcheckError
-    from .expectations import GIVEN, judge, plan_for
-    from .frontend import audit
-    from .sampling import variants
+    from .expectations import judge, plan_for
 
     xfail, skip, strict = expectations(node, op)
-    budget = node.config.getoption("opcheck_budget", None)  # None: $OPCHECK_BUDGET or 5 s
-    known = list(variants(op))
-    labels = [GIVEN] if values is not None else known
-    if variant is not None:
-        if variant not in labels:
-            _fail(f"op {op.name!r} has no variant {variant!r}; "
-                  f"its variants are {', '.join(labels)}")
-        labels = [variant]
+    known, labels = _labels(op, values, variant)
     plan = plan_for(op, labels, known=known, xfail=xfail, skip=skip)
     if plan.problem:
         _fail(plan.problem)
     if plan.skipped:
         _skip(plan.skip_reason())
     run = [label for label in labels if label not in plan.skip]
-    audited = plan.audited(op)
-    try:
-        if values is not None:
-            parts = {"given": audit(audited, seed=seed, mode=mode, inputs=values, plugin=plugin,
-                                    budget=budget)}
-        else:
-            parts = {label: audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin,
-                                  budget=budget)
-                     for label in run}
-    except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
-        _fail(str(exc))
+    parts = _audit_parts(node, plan.audited(op), run, values, seed, mode, plugin)
     for part in parts.values():
         plan.finish(part)
     if reproduce is not None:
@@ -180,6 +160,44 @@ def run_checks(
     if verdict.status == "xfail":
         pytest.xfail(verdict.reason)
     return report, None
+
+
+def _labels(op: Op, values: Mapping[str, Any] | None,
+            variant: str | None) -> tuple[list[str], list[str]]:
+    """(the op's variant labels, those to audit): ``variant`` picks as ``opcheck audit
+    --variant`` does (``configurations.matching``: part of a label, such as ``stride=2``,
+    picks every variant holding it); with ``values`` the one variant is ``given``."""
+    __tracebackhide__ = True
+    from .configurations import matching
+    from .expectations import GIVEN
+    from .sampling import variants
+
+    known = list(variants(op))
+    labels = [GIVEN] if values is not None else known
+    if variant is None:
+        return known, labels
+    chosen = matching(variant, labels) if values is None else [v for v in labels if v == variant]
+    if not chosen:
+        _fail(f"op {op.name!r} has no variant {variant!r}; its variants are {', '.join(labels)}")
+    return known, chosen
+
+
+def _audit_parts(node: pytest.Item, op: Op, run: list[str], values: Mapping[str, Any] | None,
+                 seed: int, mode: str, plugin: PluginInfo | None) -> dict[str, OpReport]:
+    """Variant label → the report of that variant alone (``given`` for fixed values)."""
+    __tracebackhide__ = True
+    from .frontend import audit
+    from .errors import OpcheckError
+
+    budget = node.config.getoption("opcheck_budget", None)  # None: $OPCHECK_BUDGET or 5 s
+    try:
+        if values is not None:
+            return {"given": audit(op, seed=seed, mode=mode, inputs=values, plugin=plugin,
+                                   budget=budget)}
+        return {label: audit(op, seed=seed, mode=mode, variant=label, plugin=plugin,
+                             budget=budget) for label in run}
+    except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
+        _fail(str(exc))
 
 
 def _warn(report: OpReport, op: Op, plugin: PluginInfo | None) -> None:

@@ -171,6 +171,8 @@ def run_facts(reports: Sequence[OpReport], meta: dict[str, Any]) -> list[str]:
     parts = [f"{len(reports)} ops", f"seed {meta.get('seed', 0)}",
              f"mode {meta.get('mode', 'full')}"]
     parts += [f"{key} {meta[key]}" for key in ("variant", "shard") if meta.get(key)]
+    if meta.get("order", 2) != 2:  # first-order rules only: double_backward went unchecked
+        parts.append(f"order {meta['order']}")
     if meta.get("opcheck_version"):
         parts.append(f"opcheck {meta['opcheck_version']}")
     return parts

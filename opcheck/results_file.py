@@ -25,7 +25,14 @@ from .serialize import report_from_dict, report_to_dict
 HEADER_KEY = "opcheck_results"
 RESULTS_VERSION = 1
 #: Options that change an op's figures: results are reused or merged only where they agree.
-RUN_KEYS = ("seed", "mode", "variant")
+RUN_KEYS = ("seed", "mode", "variant", "order")
+#: What a header written before a key was recorded meant by leaving it out.
+RUN_DEFAULTS = {"order": 2}
+
+
+def run_value(header: dict[str, Any] | None, key: str) -> Any:
+    """``header[key]``, or the value a header without that key was written with."""
+    return (header or {}).get(key, RUN_DEFAULTS.get(key))
 
 
 @dataclass
@@ -101,14 +108,14 @@ def stale(results: Results, name: str, now: dict[str, Any]) -> bool:
 
 
 def check_compatible(header: dict[str, Any] | None, run: dict[str, Any], path: str) -> None:
-    """Refuse to mix results of runs whose seed, mode or variant differ."""
+    """Refuse to mix results of runs whose seed, mode, variant or order differ."""
     if header is None:
         return
     for key in RUN_KEYS:
-        if header.get(key) != run.get(key):
+        if run_value(header, key) != run_value(run, key):
             raise UsageError(
-                f"{path!r} holds results for {key}={header.get(key)!r}, but this run has "
-                f"{key}={run.get(key)!r}; resume with the same options, or start afresh "
+                f"{path!r} holds results for {key}={run_value(header, key)!r}, but this run has "
+                f"{key}={run_value(run, key)!r}; resume with the same options, or start afresh "
                 "with --results"
             )
 

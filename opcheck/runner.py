@@ -178,7 +178,7 @@ def _server_killer(name: str, options: RunOptions, registry: Registry) -> OpRepo
         name, "the op killed the fork server, the process opcheck's workers start from (it "
         "was running when the server died, and audited alone, killed it again); opcheck "
         "restarted the server and audited the other ops", options.seed, options.mode,
-        registry.plugin_of.get(name), options.variant)
+        registry.plugin_of.get(name), options.variant, order=options.order)
 
 
 def _started(w: _Worker, task: _Task) -> None:
@@ -200,7 +200,8 @@ def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, boo
         return report, not dirty
     except BrokenProcessPool:
         message = w.why_it_died()
-        report = error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name), o.variant)
+        report = error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name), o.variant,
+                              order=o.order)
         if w.timed_out:
             report.reproduce += f" --timeout {o.timeout:g}"  # rerun it without a minute's wait
         return report, False
@@ -209,7 +210,7 @@ def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, boo
     except Exception as exc:  # noqa: BLE001 (the report did not make it back, e.g. unpicklable)
         message = f"the worker could not return the report: {type(exc).__name__}: {exc}"
         return error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name),
-                            o.variant), True
+                            o.variant, order=o.order), True
 
 
 def _time_left(workers: list[_Worker]) -> float | None:

@@ -50,7 +50,8 @@ def audit_sandboxed(
     info = registry.plugin_of.get(name)
     if name not in registry:
         return error_report(name, "the op was not found when the worker discovered the plugins "
-                            "(is its plugin deterministic?)", seed, mode, None, variant), False
+                            "(is its plugin deterministic?)", seed, mode, None, variant,
+                            order=order), False
     with op_sandbox(in_worker) as box:
         try:
             report = audit_expected(registry[name], seed=seed, mode=mode, variant=variant,
@@ -61,10 +62,10 @@ def audit_sandboxed(
             if interrupts.received():  # a real Ctrl-C or SIGTERM: the run stops
                 raise
             report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info,
-                                  variant)
+                                  variant, order=order)
         except BaseException as exc:  # noqa: BLE001 (SystemExit from op code, MemoryError, any bug)
             report = error_report(name, f"the audit stopped: {_describe(exc)}", seed, mode, info,
-                                  variant)
+                                  variant, order=order)
     report.warnings += box.notes()
     return report, bool(box.leftovers)
 

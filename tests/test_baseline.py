@@ -39,6 +39,11 @@ def test_the_file_is_sorted_readable_json_and_reads_back(tmp_path):
                  "unknown key.*did you mean 'known_failures'", id="misspelt-key"),
     pytest.param('{"opcheck_baseline": 7, "known_failures": {}}', "reads version 1",
                  id="unknown-version"),
+    pytest.param('{"schema_version": 1, "ops": []}', r"is a JSON report \(opcheck audit "
+                 r"--format json\), not a --baseline file of known failures", id="a-report"),
+    pytest.param('{"opcheck_results": 1}\n{"name": "a", "status": "fail"}\n',
+                 r"is a results stream \(opcheck audit --results\), not a --baseline file",
+                 id="a-results-stream"),
 ])
 def test_a_bad_file_is_a_usage_error_saying_what_it_holds(tmp_path, text, message):
     path = tmp_path / "baseline.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -405,3 +406,120 @@ def test_a_variant_some_ops_lack_audits_the_ops_that_have_it(run):
     assert exact.returncode == 2 and "op 'abs' has no variant 'M=1'" in exact.stderr
     nowhere = run("audit", "--variant", "Q=9")
     assert nowhere.returncode == 2 and "no selected op has a variant" in nowhere.stderr
+
+
+WRONG_OPS = """
+import opcheck
+
+
+@opcheck.hookimpl
+def opcheck_ops():
+    return [opcheck.Op(name="wrong.half", forward=lambda x: x * x,
+                       backward=lambda dout, x: {"x": x * dout},  # the factor 2 forgotten
+                       inputs={"x": opcheck.Tensor(shape=(3,))})]
+"""
+
+
+@pytest.fixture
+def wrong_ops(tmp_path, monkeypatch):
+    """A plugin with one op whose backward is wrong, importable from the current folder."""
+    (tmp_path / "wrong_ops.py").write_text(WRONG_OPS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return tmp_path
+
+
+def _audit_json(*args: str) -> dict:
+    from opcheck.cli import main
+
+    assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1", "--format", "json",
+                 "-o", "report.json", *args]) == 1
+    return json.loads(Path("report.json").read_text())
+
+
+def test_the_run_header_records_the_order(wrong_ops):
+    assert _audit_json("--order", "1")["order"] == 1
+    assert _audit_json()["order"] == 2
+
+
+def test_the_reproduce_line_of_an_order_1_audit_carries_it(wrong_ops):
+    (op,) = _audit_json("--order", "1")["ops"]
+    words = shlex.split(op["reproduce"])
+    assert words[:3] == ["opcheck", "audit", "wrong.half"] and "--order" in words
+    assert words[words.index("--order") + 1] == "1"
+    (op,) = _audit_json()["ops"]
+    assert "--order" not in op["reproduce"]  # 2 is the default
+
+
+def test_resume_refuses_a_stream_of_another_order(wrong_ops, capsys):
+    from opcheck.cli import main
+
+    _audit_json("--results", "r.jsonl")
+    assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1", "--order", "1",
+                 "--resume", "r.jsonl"]) == 2
+    assert "holds results for order=2, but this run has order=1" in capsys.readouterr().err
+
+
+def test_resume_leaves_a_file_that_is_not_a_results_stream_alone(wrong_ops, capsys):
+    """A one-line file without a newline reads as a stream cut short before its header:
+    --resume refuses it rather than overwrite it."""
+    from opcheck.cli import main
+
+    Path("notes.txt").write_text("my notes")
+    assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1",
+                 "--resume", "notes.txt"]) == 2
+    assert ("--resume notes.txt is not a results stream (opcheck audit --results): it has no "
+            "complete header line") in capsys.readouterr().err
+    assert Path("notes.txt").read_text() == "my notes"
+
+
+def test_resume_names_a_report_given_for_the_results_stream(wrong_ops, capsys):
+    from opcheck.cli import main
+
+    _audit_json()  # report.json
+    assert main(["audit", "wrong.half", "-p", "wrong_ops", "-j", "1",
+                 "--resume", "report.json"]) == 2
+    assert ("--resume report.json is a JSON report (opcheck audit --format json), not a results "
+            "stream (opcheck audit --results); resume from the results stream of the "
+            "interrupted run") in capsys.readouterr().err
+
+
+SCALED_OPS = """
+import opcheck
+
+
+def forward(x, scale, shift):
+    return x * scale + shift
+
+
+def backward(dout, x, scale, shift):  # wrong at scale=2: the factor is dropped
+    return {"x": dout * (1.0 if scale == 2 else scale)}
+
+
+@opcheck.hookimpl
+def opcheck_ops():
+    return [opcheck.Op(name="scaled", forward=forward, backward=backward,
+                       inputs={"x": opcheck.Tensor(shape=("N",))},
+                       attrs={"scale": [1, 2], "shift": [0, 1]},
+                       xfail={"scale=2": "drops the factor"})]
+"""
+
+
+def test_part_of_a_label_selects_as_in_the_pytest_fixture(tmp_path, monkeypatch):
+    """--variant and xfail selectors match parts of labels, as the pytest plugin's
+    variant= and markers do (tests/test_pytest_plugin.py, the same op)."""
+    from opcheck.cli import main
+
+    (tmp_path / "scaled_ops.py").write_text(SCALED_OPS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    base = ["audit", "scaled", "-p", "scaled_ops", "-j", "1", "--format", "json", "-o", "r.json"]
+    assert main([*base, "--variant", "scale=2"]) == 0
+    (op,) = json.loads(Path("r.json").read_text())["ops"]
+    assert [v["label"] for v in op["variants"]] == ["scale=2 shift=0", "scale=2 shift=1"]
+    assert op["status"] == "xfail"
+    assert main([*base, "--variant", "scale=1"]) == 0
+    (op,) = json.loads(Path("r.json").read_text())["ops"]
+    assert op["status"] == "pass" and len(op["variants"]) == 4

@@ -65,6 +65,43 @@ def test_runs_with_different_seeds_are_compared_with_a_note():
     assert c.notes == ["the runs differ in seed (0 vs 1): figures may change for that alone"]
 
 
+def test_runs_at_different_orders_are_compared_with_a_note():
+    """A report from before the header recorded ``order`` was written at order 2."""
+    c = compare(OLD, NEW, old_meta={"seed": 0}, new_meta={"seed": 0, "order": 1})
+    assert c.notes == ["the runs differ in order (2 vs 1): figures may change for that alone"]
+    assert compare(OLD, NEW, old_meta={"seed": 0}, new_meta={"seed": 0, "order": 2}).notes == []
+
+
+def test_diff_of_a_shard_against_a_whole_run_says_so(tmp_path, monkeypatch, capsys):
+    """A shard's results stream where the whole run is expected: its missing ops are not
+    removed ops, and both stdout (perhaps a PR comment) and stderr say what to do."""
+    from opcheck.cli import main
+    from opcheck.formats.json_report import render_json
+    from opcheck.results_file import ResultsWriter
+
+    monkeypatch.chdir(tmp_path)
+    meta = {"tool": "opcheck", "seed": 0, "mode": "auto", "variant": None, "select": []}
+    Path("whole.json").write_text(render_json(OLD[:3], **meta, shard=None))
+    writer = ResultsWriter("shard.jsonl", {**meta, "shard": "1/2"})
+    writer.write(OLD[0])
+    writer.close()
+    assert main(["diff", "whole.json", "shard.jsonl"]) == 0
+    out, err = capsys.readouterr()
+    said = ("shard.jsonl holds only shard 1/2 of a run, whole.json a whole run: the other "
+            "shards' ops show as removed; merge the shards first (opcheck merge FILE... "
+            "--format json -o merged.json) and compare the merged report")
+    assert f"note: {said}" in out
+    assert f"opcheck diff: warning: {said}" in err
+    c = compare(OLD, OLD, old_meta={"shard": "1/2"}, new_meta={"shard": "2/2"},
+                old_path="a.json", new_path="b.json")
+    assert c.notes == [("a.json is shard 1/2 of its run and b.json shard 2/2: they hold different "
+                        "ops, which show as added and removed; compare the same shard of each "
+                        "run, or the merged reports (opcheck merge)")]
+    assert "the other shards' ops show as added" in compare(
+        OLD, OLD, old_meta={"shard": "1/2"}, new_meta={"shard": None}).notes[0]
+    assert compare(OLD, OLD, old_meta={"shard": "1/2"}, new_meta={"shard": "1/2"}).notes == []
+
+
 @pytest.fixture
 def runs(tmp_path):
     """Two JSON reports of the expect_ops library: before and after a new bug."""

@@ -49,7 +49,7 @@ def _load_plugin(name: str) -> types.ModuleType:
 
 hostile_ops = _load_plugin("hostile_ops")
 
-META = {"tool": "opcheck", "seed": 0, "mode": "auto", "variant": None, "select": [],
+META = {"tool": "opcheck", "seed": 0, "mode": "auto", "variant": None, "order": 2, "select": [],
         "shard": None, "duration": 1.25}
 
 
@@ -469,3 +469,12 @@ def test_the_text_report_lists_the_warnings_of_passing_ops():
     assert "t.noisy: default: the op wrote to stdout: (+2 lines)" in text
     assert "t.quiet:" not in text
     assert "Warnings" not in render_text([quiet])
+
+
+def test_results_of_another_order_are_not_reused():
+    with pytest.raises(UsageError, match="holds results for order=2, but this run has order=1"):
+        check_compatible({**META, "order": 2}, {**META, "order": 1}, "r.jsonl")
+    older = {k: v for k, v in META.items() if k != "order"}  # written before order was recorded
+    check_compatible(older, {**META, "order": 2}, "r.jsonl")
+    with pytest.raises(UsageError, match="order=2, but this run has order=1"):
+        check_compatible(older, {**META, "order": 1}, "r.jsonl")

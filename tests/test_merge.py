@@ -134,3 +134,44 @@ def test_load_reads_the_version_this_opcheck_writes(tmp_path, monkeypatch):
     path = tmp_path / "new.json"
     path.write_text(json.dumps({"schema_version": 2, "ops": []}))
     assert merge_module.load(str(path)).reports == []
+
+
+def test_shards_audited_at_different_orders_do_not_merge():
+    with pytest.raises(UsageError, match=r"'one' \(order=2\) with 'two' \(order=1\): shards must "
+                                         r"audit with the same --seed, --mode, --variant and --order"):
+        merge([_shard("one", "1/2", order=2), _shard("two", "2/2", order=1)])
+
+
+def test_a_header_without_order_was_written_at_order_2():
+    """Reports from before the header recorded ``order`` merge with order-2 ones, and the
+    merged header says order 2."""
+    meta, _, problems = merge([_shard("one", "1/2"), _shard("two", "2/2", order=2)])
+    assert problems == [] and meta["order"] == 2
+    with pytest.raises(UsageError, match="order=2.*order=1"):
+        merge([_shard("one", "1/2"), _shard("two", "2/2", order=1)])
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    pytest.param("", "it is empty", id="empty"),
+    pytest.param("hello", "its first line is not JSON", id="text-without-newline"),
+    pytest.param("hello\nworld\n", "its first line is not JSON", id="text"),
+    pytest.param('{"a": 1}\n', 'it is JSON without the "ops" list of a report', id="json-object"),
+    pytest.param('{"opcheck_baseline": 1, "known_failures": {}}\n',
+                 "it is a --baseline file of known failures", id="a-baseline"),
+    pytest.param('{"old_path": "a", "new_path": "b", "regressions": [], "fixes": []}\n',
+                 "it is a comparison of two runs (opcheck diff --format json)", id="a-diff"),
+    pytest.param('{"name": "x", "status": "pass"}\n{"name": "y", "status": "pass"}\n',
+                 "its first line is not the header of a results stream", id="no-header"),
+])
+@pytest.mark.parametrize("role", ["OLD", "--durations", ""])
+def test_a_file_that_is_neither_a_report_nor_a_stream_says_what_was_expected(
+        tmp_path, content, why, role):
+    from opcheck.merge import load
+
+    path = tmp_path / "f.txt"
+    path.write_text(content)
+    named = f"{role} {path}" if role else repr(str(path))
+    with pytest.raises(UsageError) as raised:
+        load(str(path), role)
+    assert str(raised.value) == (f"{named} is neither a JSON report (opcheck audit --format "
+                                 f"json) nor a results stream (opcheck audit --results): {why}")

@@ -413,6 +413,69 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
     result.assert_outcomes(passed=4, failed=2)
 
 
+ATTR_OP = """
+import opcheck
+
+
+def forward(x, scale, shift):
+    return x * scale + shift
+
+
+def backward(dout, x, scale, shift):  # wrong at scale=2: the factor is dropped
+    return {"x": dout * (1.0 if scale == 2 else scale)}
+
+
+def scaled():
+    return opcheck.Op(name="scaled", forward=forward, backward=backward,
+                      inputs={"x": opcheck.Tensor(shape=("N",))},
+                      attrs={"scale": [1, 2], "shift": [0, 1]})
+"""
+
+
+def test_fixture_variant_picks_variants_as_the_cli_does(pytester: pytest.Pytester) -> None:
+    """``variant=`` matches as ``opcheck audit --variant`` (configurations.matching): part of
+    a label picks every variant holding it, and ``default`` is the first, attrs or not."""
+    pytester.makepyfile(scaled_op=ATTR_OP)
+    pytester.makepyfile(test_variants="""
+        import pytest
+        from scaled_op import scaled
+
+        def test_part_of_a_label(opcheck):
+            report = opcheck.assert_gradients(scaled(), variant="scale=1")
+            assert [v.label for v in report.variants] == [
+                "scale=1 shift=0", "scale=1 shift=0 N=1", "scale=1 shift=0 N=4", "scale=1 shift=1"]
+
+        def test_default_of_an_op_with_attrs(opcheck):
+            report = opcheck.assert_gradients(scaled(), variant="default")
+            assert [v.label for v in report.variants] == ["scale=1 shift=0"]
+
+        def test_part_that_fails(opcheck):
+            opcheck.assert_gradients(scaled(), variant="scale=2")
+
+        def test_no_such_variant(opcheck):
+            opcheck.assert_gradients(scaled(), variant="scale=3")
+
+        @pytest.mark.opcheck(xfail={"scale=2": "drops the factor"})  # as Op(xfail=...) in the CLI
+        def test_part_of_a_label_as_an_xfail_selector(opcheck):
+            opcheck.assert_gradients(scaled())
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rfx")
+    result.stdout.fnmatch_lines([
+        "E       Failing variants: scale=2 shift=0, scale=2 shift=1 (2 of 2); the first is shown",
+    ])
+    result.stdout.fnmatch_lines([
+        ("FAILED test_variants.py::test_part_that_fails - AssertionError: scaled: FAIL — "
+         "variant scale=2 shift=0: gradient mismatch*"),
+        ("FAILED test_variants.py::test_no_such_variant - Failed: op 'scaled' has no variant "
+         "'scale=3'; its variants are scale=1 shift=0, scale=1 shift=0 N=1, *"),
+    ])
+    result.stdout.fnmatch_lines([
+        ("XFAIL test_variants.py::test_part_of_a_label_as_an_xfail_selector - variant scale=2 "
+         "shift=0: drops the factor; variant scale=2 shift=1: drops the factor"),
+    ])
+    result.assert_outcomes(passed=2, failed=2, xfailed=1)
+
+
 def test_command_line_seed_reaches_the_fixture_and_its_reproduce_line(
     pytester: pytest.Pytester,
 ) -> None:
