@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .result import OpReport
@@ -98,7 +99,13 @@ def reproduce_command(
     *, order: int = 2, in_process: bool = True,
 ) -> str:
     """The command that audits this one op alone; ``in_process`` adds ``--jobs 1``, where a
-    crash shows its own traceback."""
+    crash shows its own traceback. A plugin object that is not a module cannot be named
+    on a command line (``-p`` imports modules): its line is the Python call."""
+    if plugin is not None and plugin.source == "-p" and not isinstance(plugin.module, ModuleType):
+        args = [f"seed={seed}", *([f"variant={variant!r}"] if variant is not None else []),
+                *([f"mode={mode!r}"] if mode != "auto" else []), *(["order=1"] if order == 1 else [])]
+        return (f"opcheck.audit({name!r}, plugins=[plugin], {', '.join(args)})"
+                f"  # plugin: your {type(plugin.module).__name__} object")
     parts = ["opcheck", "audit", name]
     if plugin is not None and plugin.source == "-p":
         parts += ["-p", plugin.name]

@@ -86,3 +86,18 @@ def test_importing_the_core_leaves_opcheck_audit_the_function():
     assert not isinstance(opcheck.audit, types.ModuleType)
     with pytest.raises(ModuleNotFoundError):
         __import__("opcheck.audit")
+
+
+def test_an_op_of_a_plugin_object_reproduces_as_a_python_call():
+    class Plugin:
+        @opcheck.hookimpl
+        def opcheck_ops(self):
+            return [_square(2.001)]
+
+    plugin = Plugin()
+    report = audit("e.square", plugins=[plugin], seed=2, order=1)
+    assert report.status == "fail"
+    assert report.reproduce == ("opcheck.audit('e.square', plugins=[plugin], seed=2, "
+                                "variant='default', order=1)  # plugin: your Plugin object")
+    again = opcheck.audit("e.square", plugins=[plugin], seed=2, variant="default", order=1)
+    assert again.status == "fail" and again.message == report.message
