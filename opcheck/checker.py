@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import batching, contract, coverage, localise
+from . import batching, contract, coverage, localise, second_look
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -437,7 +437,7 @@ class GradientChecker:
                 notes.append(f"{rest} more suspicious element(s) were counted as failures without a "
                              f"second look, after {confirmed} confirmed failures")
                 break
-            r = fd.refine(self.call, flat, i, plan, self.eps, self.project, self.noise, self.f0, low, high)
+            r = second_look.refine(self.call, flat, i, plan, self.eps, self.project, self.noise, self.f0, low, high)
             a = analytic[i]
             if not math.isnan(r.estimate):
                 numeric[i], estimate[i] = r.estimate, r.error
@@ -477,7 +477,7 @@ class GradientChecker:
         """Small steps could not resolve element i: look with steps h, 2h, 4h. A failure
         needs both the extrapolated and the plain difference to disagree beyond their
         errors (a kink within 4h can fool one of them, not both)."""
-        w = fd.widen(self.call, flat, i, plan, self.eps, self.project, self.noise_rms, low, high)
+        w = second_look.widen(self.call, flat, i, plan, self.eps, self.project, self.noise_rms, low, high)
         if w is None or not w.smooth:
             return fd.UNRELIABLE, numeric, error
         tol = self.rtol * max(abs(a), abs(w.estimate)) + self.atol

@@ -23,9 +23,6 @@ NOISE_FACTOR = 4.0
 #: A mismatch must exceed the tolerance plus this many error estimates to be a failure.
 ERROR_ESTIMATE_FACTOR = 3.0
 
-#: A widened difference counts only if its outputs moved by this many rounding units.
-RESOLVED = 64.0
-
 NAN = float("nan")
 
 CENTRAL, FORWARD, BACKWARD = 0, 1, -1
@@ -175,12 +172,12 @@ def own_rounding(call: Call, flat: np.ndarray, i: int, plan: StepPlan, noise: Pr
     scale of the rounding in its difference (times eps)."""
     up, down = plan.values
     x = float(plan.original[i])
-    fp, _ = _evaluate(call, flat, i, plan, float(up[i]) - x)
-    fm, _ = _evaluate(call, flat, i, plan, float(down[i]) - x)
+    fp, _ = evaluate_at(call, flat, i, plan, float(up[i]) - x)
+    fm, _ = evaluate_at(call, flat, i, plan, float(down[i]) - x)
     return noise(fp, fm)
 
 
-def _evaluate(
+def evaluate_at(
     call: Call, flat: np.ndarray, i: int, plan: StepPlan, offset: float
 ) -> tuple[Any, float]:
     """The forward with element i moved by ``offset`` (rounded to the input's dtype), and
@@ -207,7 +204,7 @@ def loop_one_sided(
         flat[i] = plan.values[1][i]
         f2 = call()
         flat[i] = plan.original[i]
-        out[i] = _one_sided(project, f0, f1, f2, s1, s2)
+        out[i] = one_sided(project, f0, f1, f2, s1, s2)
 
 
 def project_rows(outputs: Any, douts: Sequence[np.ndarray | None], pairs: int) -> np.ndarray:
@@ -256,136 +253,7 @@ def batched_central(
         stack[2 * k + 1, chunk] = orig[chunk]
 
 
-#: Step ladder of the second look: h, h/2, h/4, h/8.
-LADDER = 4
-
-
-@dataclass
-class Refinement:
-    """A second look at one element: a ladder of steps, one-sided slopes, an error estimate."""
-
-    estimate: float  # the finest step's estimate, Richardson-corrected where it applies
-    error: float  # estimated absolute error of ``estimate``
-    estimates: list[float]  # one per step of the ladder, coarsest first
-    left: float | None  # one-sided slopes at the finest central step
-    right: float | None
-    kink: bool  # one-sided slopes differ by a jump that does not shrink with the step
-    smooth: bool  # successive estimates converge as a smooth function's do
-
-
-def refine(
-    call: Call, flat: np.ndarray, i: int, plan: StepPlan, eps: float,
-    project: Project, noise: Project, f0: Any, low: float, high: float,
-) -> Refinement:
-    """Evaluate steps h, h/2, h/4, h/8 around element i; say what the differences resolve.
-
-    Each step is central where it fits inside [low, high] (so shrinking the step can turn
-    a one-sided difference near a bound into a central one) and one-sided otherwise."""
-    dtype = flat.dtype
-    x = float(plan.original[i])
-
-    def at(offset: float) -> tuple[Any, float]:
-        return _evaluate(call, flat, i, plan, offset)
-
-    estimates: list[float] = []
-    jumps: list[float] = []
-    rounding = 0.0
-    changed: list[bool] = []  # did this step move any output at all?
-    left = right = None
-    step = float(plan.h[i])
-    for _ in range(LADDER):
-        if float(dtype.type(x + step)) == x or float(dtype.type(x - step)) == x:
-            # The step is below the input's own resolution (a step already halved near a
-            # bound, in a short float): no difference at this step or below means anything.
-            nan = float("nan")
-            return Refinement(estimates[-1] if estimates else nan, float("inf"), estimates,
-                              left, right, kink=False, smooth=False)
-        if x - step >= min(low, x) and x + step <= max(high, x):
-            (fp, sp), (fm, sm) = at(step), at(-step)
-            estimates.append(project(fp, fm) / (sp - sm))
-            right, left = project(fp, f0) / sp, project(f0, fm) / -sm
-            jumps.append(right - left)
-            rounding = eps * noise(fp, fm) / (sp - sm)
-            changed.append(noise(fp, fm) > 0)
-        else:
-            side = 1.0 if x + 2 * step <= max(high, x) else -1.0
-            (f1, s1), (f2, s2) = at(side * step), at(2 * side * step)
-            estimates.append(_one_sided(project, f0, f1, f2, s1, s2))
-            rounding = eps * 3 * noise(f1, f0) / abs(s1)
-            changed.append(noise(f1, f0) > 0 or noise(f2, f0) > 0)
-            jumps.append(float("nan"))
-        step /= 2
-    c1, c2, c3 = estimates[-3:]
-    slope = max(abs(left or 0.0), abs(right or 0.0), abs(c3))
-    significant = 50 * rounding + 1e-3 * slope
-    # A kink's jump between one-sided slopes stays put as the step halves; a smooth
-    # function's shrinks with the step.
-    j1, j2 = jumps[-2:]
-    kink = bool(abs(j2) > 0.75 * abs(j1) and abs(j2) > significant)
-    # Smooth differences converge: each change is well below the previous one.
-    allowance = NOISE_FACTOR * rounding + 1e-12 * slope
-    c0 = estimates[-4] if len(estimates) > 3 else c1
-    smooth = (abs(c3 - c2) <= 0.6 * abs(c2 - c1) + allowance
-              and abs(c2 - c1) <= 0.6 * abs(c1 - c0) + allowance)
-    if any(changed) and not changed[-1]:
-        # The finest step no longer moves the output (it drowned in the output's
-        # rounding): its "derivative 0, error 0" says nothing.
-        smooth = False
-    same_scheme = not (np.isnan(jumps[-1]) or np.isnan(jumps[-2]))
-    estimate = c3 + (c3 - c2) / 3.0 if same_scheme else c3
-    error = abs(c3 - c2) + NOISE_FACTOR * rounding
-    return Refinement(estimate, error, estimates, left, right, kink, smooth)
-
-
-@dataclass
-class Widening:
-    """Second look with larger steps, for an element whose small steps drown in rounding."""
-
-    estimate: float  # Richardson extrapolation from steps h and 2h
-    raw: float  # the plain central difference at step h
-    error: float  # estimated absolute error of ``estimate``
-    raw_error: float  # estimated absolute error of ``raw``
-    smooth: bool  # the differences shrink toward small steps, as a smooth function's do
-
-
-def widen(
-    call: Call, flat: np.ndarray, i: int, plan: StepPlan, eps: float,
-    project: Project, noise_rms: Project, low: float, high: float,
-) -> Widening | None:
-    """Central differences at steps h, 2h and 4h around element i (None if 4h does not fit
-    inside [low, high]). Rounding in a difference shrinks as the step grows, and
-    Richardson extrapolation removes the h^2 term that grows; the spread between the two
-    extrapolations measures what is left."""
-    x = float(plan.original[i])
-    h = float(plan.h[i])
-    if x - 4 * h < min(low, x) or x + 4 * h > max(high, x):
-        return None
-    c: list[float] = []
-    rounding = 0.0
-    for step in (h, 2 * h, 4 * h):
-        fp, sp = _evaluate(call, flat, i, plan, step)
-        fm, sm = _evaluate(call, flat, i, plan, -step)
-        moved, change = noise_rms(fp, fm), project(fp, fm)
-        if sp == sm or abs(change) <= RESOLVED * eps * moved:
-            # The outputs moved by a few units of their last place at most: outputs this
-            # element affects may not have moved at all, and their rounding is not in
-            # ``moved``. Such a difference cannot tell a small gradient from none.
-            return None
-        c.append(change / (sp - sm))
-        if step == h:
-            rounding = eps * moved / (sp - sm)
-    c1, c2, c4 = c
-    r1, r2 = (4 * c1 - c2) / 3, (4 * c2 - c4) / 3
-    floor = NOISE_FACTOR * rounding
-    return Widening(
-        estimate=r1, raw=c1,
-        error=abs(r1 - r2) + floor * 5 / 3,  # r1 carries (4 n_h + n_2h) / 3 of rounding
-        raw_error=abs(c1 - c2) + floor,
-        smooth=abs(c1 - c2) <= 0.6 * abs(c2 - c4) + 2 * floor,
-    )
-
-
-def _one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:
+def one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:
     """Second-order derivative from f at offsets 0, s1, s2 (weights from the exact offsets)."""
     if s1 == 0.0 or s2 == 0.0 or s1 == s2:
         return float("nan")  # a step below the input's resolution: nothing to difference

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from opcheck import finite_diff as fd
+from opcheck import second_look
 
 
 def test_steps_are_powers_of_two_scaled_with_magnitude() -> None:
@@ -71,7 +72,7 @@ def _refine(fn, x: np.ndarray, i: int, dout: np.ndarray, low: float = -10, high:
     buf = x.copy()
     plan = fd.plan_steps(buf, np.finfo(buf.dtype).eps, low, high)
     f0 = fn(buf.copy())
-    return fd.refine(lambda: fn(buf), buf, i, plan, np.finfo(buf.dtype).eps,
+    return second_look.refine(lambda: fn(buf), buf, i, plan, np.finfo(buf.dtype).eps,
                      fd.make_projector([dout]), fd.make_noise([dout]), f0, low, high)
 
 
