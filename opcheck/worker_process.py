@@ -66,6 +66,7 @@ class WorkerProcess:
         os.close(fd)
         audit_progress.new_file(self.progress_file)
         self.checkpoint: int | None = None  # the counters STALL_SECONDS before the deadline
+        self.ended_checkpoint: int | None = None  # the last finished task's
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=initialize,
             initargs=(alive, dict(os.environ), os.getcwd(), list(sys.path), options.plugins,
@@ -94,7 +95,7 @@ class WorkerProcess:
         if not self.tasks or not self.tasks[0].future.done():
             return None
         task = self.tasks.popleft()
-        self.checkpoint = None
+        self.ended_checkpoint, self.checkpoint = self.checkpoint, None  # for why_it_died
         if self.tasks:
             self.tasks[0].started = time.monotonic()
         return task
@@ -157,7 +158,7 @@ class WorkerProcess:
         where = where_it_stopped(self.crash_log)
         if self.timed_out:
             assert self.options.timeout
-            return timeouts.message(self.options.timeout, self.checkpoint or 0,
+            return timeouts.message(self.options.timeout, self.ended_checkpoint or 0,
                                     audit_progress.read(self.progress_file), where,
                                     self.options.mode, budget.resolve(None))
         if code is None:
