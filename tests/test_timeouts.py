@@ -24,6 +24,7 @@ JOBS = [pytest.param(1, id="in-process"), pytest.param(2, id="workers", marks=py
 def timing_ops(monkeypatch):
     monkeypatch.syspath_prepend(str(DATA))
     monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.delenv("OPCHECK_BUDGET", raising=False)  # the advice names the default budget
     yield
     sys.modules.pop("timing_ops", None)
 
@@ -97,3 +98,21 @@ def test_a_worker_s_counters_are_read_from_its_file(tmp_path):
     audit_progress.new_file(path)
     assert audit_progress.read(path).ticks == 0
     assert audit_progress.read(str(tmp_path / "gone")) is None
+
+
+@pytest.mark.slow  # starts a process
+@pytest.mark.usefixtures("timing_ops")
+def test_the_one_op_auditor_of_the_dask_executor_says_how_far_it_got():
+    from opcheck.runner import OpAuditor
+
+    auditor = OpAuditor(RunOptions(plugins=("timing_ops",), timeout=1.5, mode="full"),
+                        discover(["timing_ops"]))
+    try:
+        progressing = auditor.audit("timing.progressing").message
+        hangs = auditor.audit("timing.hangs").message
+    finally:
+        auditor.close()
+    assert 0 < _checked(progressing)[0] < 4096
+    assert progressing.endswith("the op was progressing — raise --timeout, or drop --mode full: "
+                                "the default mode checks a sample within --budget (5 s)")
+    assert hangs.startswith("timed out after 1.5 s (stuck in forward at "), hangs
