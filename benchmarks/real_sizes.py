@@ -1,12 +1,15 @@
 """Time to verdict on layers at the sizes they are used at: opcheck's default (budgeted),
-full and fast modes against torch.autograd.gradcheck (fast_mode True and False), all on
-one thread in float64, measured in the same run; and each layer with one wrong gradient
-element, which the default mode must fail naming that element.
+full and fast modes against torch.autograd.gradcheck (fast_mode True and False) and
+jax.test_util.check_grads (order=1, modes=("rev",)), all on one thread in float64,
+measured in the same run; and each layer with one wrong gradient element, which the
+default mode must fail naming that element.
 
-    python benchmarks/real_sizes.py [--repeat 3] [--modes auto,fast] [--torch] [--layers conv2d,...]
+    python benchmarks/real_sizes.py [--repeat 3] [--modes auto,fast] [--torch] [--jax] [--layers conv2d,...]
 
-Needs ``pip install torch==2.13.0`` for the torch columns. Prints ratios to torch's fast
-gradcheck (median over repeats, with the min..max spread).
+Needs ``pip install torch==2.13.0`` for the torch columns and ``pip install jax`` for the
+JAX column (left out, with a note, when JAX is not installed). Prints ratios to torch's
+fast gradcheck (median over repeats, with the min..max spread), or to JAX's check_grads
+without torch.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -156,6 +160,43 @@ def torch_seconds(op: Op, fast: bool) -> float:
     return time.perf_counter() - started
 
 
+def jax_function(name: str):  # noqa: ANN201 (a jax function)
+    """The layer ``name`` in jax.numpy, as the torch column uses torch's."""
+    import jax
+    import jax.numpy as jnp
+
+    if name == "conv2d":  # NCHW input, OIHW kernel: jax's default dimension numbers
+        return lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)))
+    if name == "layernorm":
+        return lambda x: ((x - x.mean(axis=-1, keepdims=True))
+                          / jnp.sqrt(x.var(axis=-1, keepdims=True) + 1e-5))
+    if name == "softmax_ce":
+        labels = jnp.asarray(LABELS % 1000)
+        return lambda z: jnp.mean(jax.nn.logsumexp(z, axis=1) - z[jnp.arange(z.shape[0]), labels])
+    if name == "attention":
+        return lambda q, k, v: jax.nn.softmax(q @ k.T / 8.0, axis=1) @ v
+    return lambda x, w: x @ w
+
+
+def jax_seconds(op: Op) -> float | None:
+    """Seconds of ``check_grads(f, args, order=1, modes=("rev",))`` in float64 (None
+    without JAX)."""
+    try:
+        import jax
+        from jax.test_util import check_grads
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    dims = op.default_dims()
+    rng = np.random.default_rng(0)
+    args = tuple(jax.numpy.asarray(rng.standard_normal(s.concrete_shape(dims)))
+                 for s in op.inputs.values())
+    fn = jax_function(op.name)
+    started = time.perf_counter()
+    check_grads(fn, args, order=1, modes=("rev",))
+    return time.perf_counter() - started
+
+
 #: torch's slow gradcheck builds the dense Jacobian: skip it past this many entries (8 GiB
 #: for conv2d x (4,8,32,32)).
 SLOW_JACOBIAN_LIMIT = 2 * 10**7
@@ -173,6 +214,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--modes", default="auto,fast")
     parser.add_argument("--torch", action="store_true", help="also torch gradcheck fast and slow")
+    parser.add_argument("--jax", action="store_true", help="also jax.test_util.check_grads")
     parser.add_argument("--layers", default="", help="comma-separated name prefixes")
     parser.add_argument("--variant", default="all", help="'default' for the declared shape only")
     args = parser.parse_args()
@@ -193,15 +235,23 @@ def main() -> None:
                 times.setdefault("torch fast", []).append(torch_seconds(op, True))
                 if _jacobian_entries(op) <= SLOW_JACOBIAN_LIMIT:  # slow mode holds it dense
                     times.setdefault("torch slow", []).append(torch_seconds(op, False))
+            if args.jax:
+                seconds = jax_seconds(op)
+                if seconds is None:
+                    print("   (JAX is not installed: pip install jax; its column is left out)")
+                    args.jax = False
+                else:
+                    times.setdefault("jax", []).append(seconds)
         bad = Op(name=op.name + ".wrong", forward=op.forward, backward=_wrong(op.backward, name, index),
                  inputs=op.inputs, dims=op.dims)
         report = opcheck.audit(bad, variant="default")
         named = [e.index for i in report.variants[0].inputs for e in i.mismatches if i.name == name]
-        ref = statistics.median(times["torch fast"]) if "torch fast" in times else None
+        base = "torch fast" if "torch fast" in times else "jax" if "jax" in times else None
+        ref = statistics.median(times[base]) if base else None
         print(f"== {label}")
         for key, values in times.items():
             med = statistics.median(values)
-            ratio = f"  = {med / ref:6.2f}x torch fast ({min(values) / ref:.2f}..{max(values) / ref:.2f})" if ref else ""
+            ratio = f"  = {med / ref:6.2f}x {base} ({min(values) / ref:.2f}..{max(values) / ref:.2f})" if ref else ""
             print(f"   {key:<11} {med:8.3f} s{ratio}  {verdicts.get(key, '')}", flush=True)
         print(f"   one wrong element {name}{index}: default mode {report.status}, named {named[:3]}"
               f" in {report.duration:.2f} s", flush=True)

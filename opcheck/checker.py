@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import batching, contract, coverage, localise, second_look
+from . import audit_progress, batching, contract, coverage, localise, second_look
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -208,6 +208,7 @@ class GradientChecker:
         fp = fd._copy(self.call())
         flat[block] = down
         fm = self.call()
+        audit_progress.tick()
         flat[block] = x
         numeric = self.project(fp, fm)
         a = float(offsets @ analytic[block])
@@ -240,6 +241,7 @@ class GradientChecker:
         if indices is not None:
             flat, values, analytic = _Subset(flat, indices), flat[indices], analytic[indices]
         plan = fd.plan_steps(values, self.eps, low, high)
+        audit_progress.begin(name, values.size, "elements" if indices is None else "sampled elements")
         numeric = np.empty(values.size)
         copy = self._returns_views(buf)
         try:
@@ -312,6 +314,7 @@ class GradientChecker:
         analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
                     if isinstance(grad, np.ndarray) else grad.along(offsets))
         numeric = np.empty(pairs)
+        audit_progress.begin(name, pairs, "projections")
         if batching.batchable(self.op.forward, self.bufs, name, rows,
                               lambda r: sample_tensor(tensor, buf.shape, r)):
             args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
@@ -325,6 +328,7 @@ class GradientChecker:
                 fp = fd._copy(fp) if copy else fp
                 flat[:] = stack[2 * k + 1]
                 numeric[k] = self.project(fp, self.call())
+                audit_progress.slots[audit_progress.DONE] = k + 1
             flat[:] = x64
             method = "projections"
         noise = fd.NOISE_FACTOR * self.eps * self.noise_rms_scale

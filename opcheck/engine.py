@@ -14,8 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from . import (
+    audit_progress,
+    complex_support,
+    configurations,
+    contract,
+    forward_mode,
+    op_calls,
+    second_order,
+)
 from . import budget as budgets
-from . import complex_support, configurations, contract, forward_mode, op_calls, second_order
 from .binding import bind
 from .checker import GradientChecker
 from .choices import MODES, seed_problem
@@ -102,6 +110,7 @@ def _audit_variant(
     given: dict[str, np.ndarray] | None, order: int = 2, seconds: float = budgets.DEFAULT_BUDGET,
 ) -> VariantResult:
     bound = bind(op, attrs)  # attrs reach the functions that name them; residuals unwrapped
+    audit_progress.variant(label)  # how far a timeout got
     realified = complex_support.has_complex_inputs(op)
     while True:
         result = VariantResult(label=label, dims=dims, seed=seed, attrs=dict(attrs))

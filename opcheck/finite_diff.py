@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from . import audit_progress
+
 Call = Callable[[], Any]
 Project = Callable[[Any, Any], float]
 
@@ -156,7 +158,8 @@ def loop_central(
     up, down = plan.values
     width = (plan.nodes[0] - plan.nodes[1]).tolist()
     orig = plan.original
-    for i in np.flatnonzero(plan.kind == CENTRAL).tolist():
+    progress, at = audit_progress.slots, audit_progress.DONE
+    for done, i in enumerate(np.flatnonzero(plan.kind == CENTRAL).tolist(), 1):
         flat[i] = up[i]
         fp = call()
         if copy:
@@ -165,6 +168,7 @@ def loop_central(
         fm = call()
         flat[i] = orig[i]
         out[i] = project(fp, fm) / width[i] if width[i] else NAN  # 0: below resolution
+        progress[at] = done  # one store: how far a timeout got
 
 
 def own_rounding(call: Call, flat: np.ndarray, i: int, plan: StepPlan, noise: Project) -> float:
@@ -185,6 +189,7 @@ def evaluate_at(
     x = plan.original[i]
     flat[i] = flat.dtype.type(float(x) + offset)
     f = _copy(call())
+    audit_progress.tick()
     realised = float(flat[i]) - float(x)
     flat[i] = x
     return f, realised
@@ -195,7 +200,9 @@ def loop_one_sided(
     f0: Any, out: np.ndarray,
 ) -> None:
     """Second-order one-sided differences from nodes 0, s1, s2 (near a bound)."""
-    for i in np.flatnonzero(plan.kind != CENTRAL).tolist():
+    progress, at = audit_progress.slots, audit_progress.DONE
+    central = int(np.count_nonzero(plan.kind == CENTRAL))
+    for done, i in enumerate(np.flatnonzero(plan.kind != CENTRAL).tolist(), central + 1):
         s1, s2 = float(plan.nodes[0][i]), float(plan.nodes[1][i])
         flat[i] = plan.values[0][i]
         f1 = call()
@@ -205,6 +212,7 @@ def loop_one_sided(
         f2 = call()
         flat[i] = plan.original[i]
         out[i] = one_sided(project, f0, f1, f2, s1, s2)
+        progress[at] = done
 
 
 def project_rows(outputs: Any, douts: Sequence[np.ndarray | None], pairs: int) -> np.ndarray:
@@ -251,6 +259,7 @@ def batched_central(
                 out[chunk] = project_rows(outputs, douts, chunk.size) / width[chunk]
         stack[2 * k, chunk] = orig[chunk]
         stack[2 * k + 1, chunk] = orig[chunk]
+        audit_progress.slots[audit_progress.DONE] = start + chunk.size
 
 
 def one_sided(project: Project, f0: Any, f1: Any, f2: Any, s1: float, s2: float) -> float:

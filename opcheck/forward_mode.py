@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import batching, contract
+from . import audit_progress, batching, contract
 from .checker import GradientChecker
 from .contract import ContractError
 from .result import Element, InputResult, VariantResult
@@ -131,6 +131,7 @@ def check(op: Op, values: dict[str, np.ndarray], douts: list[np.ndarray | None],
           rng: np.random.Generator, result: VariantResult) -> None:
     """Append the ``jvp`` (and, with a backward, ``adjoint``) results of every
     differentiable input to ``result``; a JVP that is not linear fails the variant."""
+    audit_progress.check("jvp")
     names = op.differentiable_inputs
     tangents = {n: rng.standard_normal(values[n].shape).astype(values[n].dtype) for n in names}
     zeros = {n: batching.readonly(np.zeros_like(values[n])) for n in names}

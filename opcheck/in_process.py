@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import audit_progress, budget, timeouts
 from .result import OpReport
 
 if TYPE_CHECKING:
@@ -19,22 +20,27 @@ if TYPE_CHECKING:
 
 
 def run_in_process(names: Sequence[str], options: RunOptions, registry: Registry) -> Iterator[OpReport]:
+    from .errors import AuditTimeout
+    from .frontend import error_report
     from .interrupts import interruptible
     from .processes import children, end_children
-    from .frontend import error_report
-    from .errors import AuditTimeout
     from .worker import audit_guarded
 
     before = children()
     try:
         for name in names:
+            audit_progress.reset()
+            watch: dict[str, int] = {}
             try:
-                with interruptible(), _memory_limit(options.max_memory), _alarm(options.timeout):
+                with interruptible(), _memory_limit(options.max_memory), _alarm(options.timeout, watch):
                     report = audit_guarded(registry, name, options.seed, options.mode,
                                            options.variant, options.order)
             except AuditTimeout as exc:
-                report = error_report(name, f"timed out after {options.timeout:g} s"
-                                      f"{_stuck_at(exc)}", options.seed, options.mode,
+                assert options.timeout
+                text = timeouts.message(options.timeout, watch.get("ticks", 0),
+                                        audit_progress.snapshot(), _stuck_at(exc), options.mode,
+                                        budget.resolve(None))
+                report = error_report(name, text, options.seed, options.mode,
                                       registry.plugin_of.get(name), options.variant,
                                       order=options.order)
                 report.reproduce += f" --timeout {options.timeout:g}"
@@ -44,15 +50,15 @@ def run_in_process(names: Sequence[str], options: RunOptions, registry: Registry
 
 
 def _stuck_at(exc: BaseException) -> str:
-    """' (stuck in FUNC at FILE:LINE)': the innermost frame outside opcheck when the timer
-    fired, as the worker processes' fault-handler dump says it."""
+    """' in FUNC at FILE:LINE': the innermost frame outside opcheck when the timer fired,
+    as the worker processes' fault-handler dump says it."""
     from .worker import _is_ours
 
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
     if not frames:
         return ""
     last = frames[-1]
-    return f" (stuck in {last.name} at {last.filename}:{last.lineno})"
+    return f" in {last.name} at {last.filename}:{last.lineno}"
 
 
 @contextlib.contextmanager
@@ -71,9 +77,11 @@ def _memory_limit(limit: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _alarm(seconds: float | None) -> Iterator[None]:
+def _alarm(seconds: float | None, watch: dict[str, int]) -> Iterator[None]:
     """Raise ``AuditTimeout`` in this thread after ``seconds``: it stops an op that loops in
-    Python, not one stuck in C code (worker processes stop both)."""
+    Python, not one stuck in C code (worker processes stop both). ``STALL_SECONDS`` before
+    that, the timer fires once more to record the audit's progress in ``watch["ticks"]``
+    (``timeouts``: stuck or progressing)."""
     if not (seconds and hasattr(signal, "setitimer")
             and threading.current_thread() is threading.main_thread()):
         yield
@@ -81,11 +89,17 @@ def _alarm(seconds: float | None) -> Iterator[None]:
 
     from .errors import AuditTimeout
 
+    checkpoint = timeouts.checkpoint_at(0.0, seconds)
+
     def expire(signum: int, frame: Any) -> None:
+        if checkpoint is not None and "ticks" not in watch:
+            watch["ticks"] = audit_progress.snapshot().ticks
+            signal.setitimer(signal.ITIMER_REAL, seconds - checkpoint)
+            return
         raise AuditTimeout
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, checkpoint if checkpoint is not None else seconds)
     try:
         yield
     finally:

@@ -186,8 +186,8 @@ def _audit_parts(node: pytest.Item, op: Op, run: list[str], values: Mapping[str,
                  seed: int, mode: str, plugin: PluginInfo | None) -> dict[str, OpReport]:
     """Variant label → the report of that variant alone (``given`` for fixed values)."""
     __tracebackhide__ = True
-    from .frontend import audit
     from .errors import OpcheckError
+    from .frontend import audit
 
     budget = node.config.getoption("opcheck_budget", None)  # None: $OPCHECK_BUDGET or 5 s
     try:

@@ -135,6 +135,7 @@ def _drain(queue: deque[str], workers: list[_Worker], context: Any, options: Run
                     break
         now = time.monotonic()
         for w in workers:
+            w.observe(now)  # how far its op has got, STALL_SECONDS before its deadline
             deadline = w.deadline()
             if deadline is not None and now >= deadline and not w.tasks[0].future.done():
                 if w.tasks[0].name is None:
@@ -214,7 +215,7 @@ def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, boo
 
 
 def _time_left(workers: list[_Worker]) -> float | None:
-    deadlines = [d for w in workers if (d := w.deadline()) is not None]
+    deadlines = [d for w in workers if (d := w.wake()) is not None]
     return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
 
@@ -250,6 +251,7 @@ class OpAuditor:
                 if not healthy:
                     self._replace()
                 return report
+            w.observe(time.monotonic())
             deadline = w.deadline()
             if deadline is not None and time.monotonic() >= deadline and not w.tasks[0].future.done():
                 if w.tasks[0].name is None:

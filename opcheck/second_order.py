@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import contract
+from . import audit_progress, contract
 from .checker import GradientChecker
 from .contract import ContractError
 from .result import VariantResult
@@ -95,6 +95,7 @@ def check(op: Op, values: dict[str, np.ndarray], dout: Any, out: Any,
     diff = tuple(n for n in op.inputs if n in grads)
     if not diff:
         return
+    audit_progress.check("double_backward")
     derived = derived_op(op, dout, diff)
     dvalues = {**values, **{n: dout if k is None else dout[k] for n, k in dout_names(dout)}}
     ggrads = {n: rng.standard_normal(grads[n].shape).astype(grads[n].dtype) for n in diff}

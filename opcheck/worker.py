@@ -19,7 +19,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
-from . import interrupts
+from . import audit_progress, interrupts
 from .engine import audit_op  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import AuditTimeout, UsageError
 from .expectation_reports import audit_expected
@@ -86,6 +86,7 @@ def initialize(
     alive: Connection, environ: dict[str, str], cwd: str, sys_path: list[str],
     plugins: tuple[str, ...],
     max_memory: int | None, crash_log: str, timeout: float | None,
+    progress_file: str | None = None,
 ) -> None:
     """The pool's initializer: runs once in each new worker, before any op. The worker
     takes the parent's environment, working directory and sys.path as they are now, not as
@@ -101,6 +102,8 @@ def initialize(
         os.chdir(cwd)
     sys.path[:] = sys_path  # -p imports from the parent's current directory
     _exit_with_parent(alive, crash_log)
+    if progress_file:
+        audit_progress.attach(progress_file)  # the parent reads how far an op got
     if max_memory:
         from .memory_limit import lower_address_space
 
@@ -124,6 +127,7 @@ def audit_task(name: str, seed: int, mode: str, variant: str | None,
     """One op in this worker: its report, and whether the worker must be replaced (the op
     left threads or child processes running)."""
     timeout = _state["timeout"]
+    audit_progress.reset()
     if timeout:  # leave a stack dump just before the parent's deadline: where it hung
         faulthandler.dump_traceback_later(max(0.05, timeout * 0.9), file=_state["log"])
     try:

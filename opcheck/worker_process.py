@@ -18,6 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import audit_progress, budget, timeouts
+
 if TYPE_CHECKING:
     from .runner import RunOptions
 
@@ -59,10 +61,16 @@ class WorkerProcess:
         self.options = options
         fd, self.crash_log = tempfile.mkstemp(prefix="opcheck-worker-", suffix=".log")
         os.close(fd)
+        # The worker's audit counters (audit_progress), read when its op times out.
+        fd, self.progress_file = tempfile.mkstemp(prefix="opcheck-progress-")
+        os.close(fd)
+        audit_progress.new_file(self.progress_file)
+        self.checkpoint: int | None = None  # the counters STALL_SECONDS before the deadline
+        self.ended_checkpoint: int | None = None  # the last finished task's
         self.executor = ProcessPoolExecutor(
             1, mp_context=context, initializer=initialize,
             initargs=(alive, dict(os.environ), os.getcwd(), list(sys.path), options.plugins,
-                      options.max_memory, self.crash_log, options.timeout),
+                      options.max_memory, self.crash_log, options.timeout, self.progress_file),
         )
         self.server = fork_server_pid()  # to tell when an op has killed it
         start = Task(None, self.executor.submit(worker_pid), time.monotonic())
@@ -87,6 +95,7 @@ class WorkerProcess:
         if not self.tasks or not self.tasks[0].future.done():
             return None
         task = self.tasks.popleft()
+        self.ended_checkpoint, self.checkpoint = self.checkpoint, None  # for why_it_died
         if self.tasks:
             self.tasks[0].started = time.monotonic()
         return task
@@ -103,6 +112,26 @@ class WorkerProcess:
         if head.name is None:
             return (head.started or 0.0) + START_TIMEOUT
         return (head.started or 0.0) + self.options.timeout if self.options.timeout else None
+
+    def wake(self) -> float | None:
+        """When the parent must look at this worker next: the checkpoint of its op's
+        progress (``timeouts``), then the deadline."""
+        deadline = self.deadline()
+        at = self._checkpoint_time()
+        return at if at is not None and self.checkpoint is None else deadline
+
+    def observe(self, now: float) -> None:
+        """Read the running op's counters once its checkpoint time has come."""
+        at = self._checkpoint_time()
+        if at is not None and self.checkpoint is None and now >= at:
+            snapshot = audit_progress.read(self.progress_file)
+            self.checkpoint = snapshot.ticks if snapshot is not None else 0
+
+    def _checkpoint_time(self) -> float | None:
+        head = self.tasks[0] if self.tasks else None
+        if head is None or head.name is None or not self.options.timeout or self.timed_out:
+            return None
+        return timeouts.checkpoint_at(head.started or 0.0, self.options.timeout)
 
     def queued(self) -> list[str]:
         """The ops sent but not started (they go back to the run's queue after a death)."""
@@ -128,8 +157,10 @@ class WorkerProcess:
         code = getattr(self.process, "exitcode", None)
         where = where_it_stopped(self.crash_log)
         if self.timed_out:
-            return f"timed out after {self.options.timeout:g} s" + (
-                f" (stuck{where})" if where else "")
+            assert self.options.timeout
+            return timeouts.message(self.options.timeout, self.ended_checkpoint or 0,
+                                    audit_progress.read(self.progress_file), where,
+                                    self.options.mode, budget.resolve(None))
         if code is None:
             return f"worker process died{where}"
         if code < 0:
@@ -152,8 +183,9 @@ class WorkerProcess:
         # for a thread an op left running, and leave the op's child processes behind.
         self.kill()
         self.executor.shutdown(wait=True, cancel_futures=True)
-        with contextlib.suppress(OSError):
-            os.unlink(self.crash_log)
+        for path in (self.crash_log, self.progress_file):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def fork_server_pid() -> int | None:
