@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import batching, contract, coverage, localise
+from . import batching, contract, coverage, joint_projection, localise
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -35,7 +35,7 @@ HEATMAP_ELEMENTS = 16384
 #: others, which the full check sees (the adversarial gallery's exp_flush case).
 SMALL_INPUT = 4096
 #: Random signed directions per input in fast mode.
-PROJECTIONS = 4
+PROJECTIONS = joint_projection.PROJECTIONS
 #: A sampled check leaves up to this many (or a tenth of the input's) elements within a
 #: step of a bound out of its projections and compares them one by one; more: a full check.
 #: Fast mode does the same for inputs above ``SMALL_INPUT`` elements.
@@ -96,19 +96,20 @@ class GradientChecker:
         self.call = functools.partial(op.forward, **self.views)
 
     def check(self, name: str, grad: np.ndarray | Directional, mode: str,
-              rng: np.random.Generator) -> InputResult:
+              rng: np.random.Generator, passed: InputResult | None = None) -> InputResult:
         """Compare ``grad`` (backward's gradient of input ``name``, or a ``Directional``:
         one that is cheaper along a few directions than in full, such as a JVP's) with
         finite differences of ``<dout, forward>``. ``mode`` is "full" (every element),
         "fast" (projections; element by element only where they disagree) or "sampled"
-        (projections, a covering sample element by element, and localisation)."""
+        (projections, a covering sample element by element, and localisation). ``passed``:
+        the projection stage this input already passed (``joint_projection``)."""
         started = time.perf_counter()
         if mode == "sampled" and not isinstance(grad, np.ndarray):
             mode = "fast"  # a Directional's elements cost a call each: projections only
         if mode in ("fast", "sampled"):
             try:
                 exclude = mode == "sampled" or self.bufs[name].size > SMALL_INPUT
-                quick = self._projections(name, grad, rng, exclude_near=exclude)
+                quick = passed or self._projections(name, grad, rng, exclude_near=exclude)
             except Exception as exc:
                 raise ContractError(
                     f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
@@ -139,7 +140,7 @@ class GradientChecker:
         if near is None or not near.size:
             return quick
         part = self._full(name, grad, near)
-        part.coverage = f"{PROJECTIONS} projections + {near.size:,} elements near a bound"
+        part.coverage = f"{quick.coverage} + {near.size:,} elements near a bound"
         part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
         return part
 
@@ -158,7 +159,8 @@ class GradientChecker:
         if indices.size >= buf.size:
             return self._full(name, grad)
         part = self._full(name, grad, indices)
-        part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size)
+        part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size,
+                                          joint=quick.method == "joint projections")
         part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
         return part
 
@@ -279,27 +281,15 @@ class GradientChecker:
         flat = buf.reshape(-1)
         x64 = flat.astype(np.float64)  # a copy: the loop below writes into flat
         low, high = tensor.bounds
-        t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))  # base_step at |x| <= 1
-        step = np.maximum(np.abs(x64), 1.0)
-        step *= t
-        near = np.empty(0, dtype=np.intp)
-        if x64.min() - 2 * step.max() < low or x64.max() + 2 * step.max() > high:
-            # (twice the step: one projection is repeated at 2t to measure truncation)
-            near = np.flatnonzero((x64 - 2 * step < low) | (x64 + 2 * step > high))
-            if not exclude_near or near.size > max(NEAR_BOUND_ELEMENTS, flat.size // 10):
-                return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
-                        "range, which a central projection cannot reach: checked element by element")
-            step[near] = 0.0  # the projections leave them alone; checked one by one instead
-        self._near[name] = near
-        # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
-        bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * flat.size // 8)), np.uint8))
-        signed = bits[: PROJECTIONS * flat.size].reshape(PROJECTIONS, flat.size).astype(np.float64)
-        signed *= -2.0
-        signed += 1.0  # bit 0 -> +1, bit 1 -> -1
-        signed *= step
+        t = joint_projection.base_t(self.eps)
+        got = joint_projection.steps(x64, t, low, high, exclude_near,
+                                     max(NEAR_BOUND_ELEMENTS, flat.size // 10))
+        if isinstance(got, str):
+            return got
+        step, self._near[name] = got
         # One more pair repeats d_0 at twice the step: how far the differences move with the
         # step measures their truncation error (a wrong gradient's does not move).
-        signed = np.vstack([signed, 2 * signed[:1]])
+        signed = joint_projection.signed(rng, step)
         pairs = PROJECTIONS + 1
         # Rows 2k and 2k+1 of the stack: x + d_k and x - d_k, in the input's dtype.
         rows = 2 * pairs
@@ -312,8 +302,7 @@ class GradientChecker:
         analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
                     if isinstance(grad, np.ndarray) else grad.along(offsets))
         numeric = np.empty(pairs)
-        if batching.batchable(self.op.forward, self.bufs, name, rows,
-                              lambda r: sample_tensor(tensor, buf.shape, r)):
+        if self.projections_batched(name):
             args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
             numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, pairs)
             method = "projections, batched"
@@ -347,6 +336,16 @@ class GradientChecker:
             max_error_estimate=noise / (2 * t), method=method,
             coverage=f"{PROJECTIONS} projections",
         )
+
+    def projections_batched(self, name: str) -> bool:
+        """Do input ``name``'s projections run as one batched call? Only for small ops (as
+        the element loop: a stacked call of a large op is no cheaper than its slices)."""
+        buf = self.bufs[name]
+        outs = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
+        tensor = self.op.inputs[name]
+        return batching.worth_batching(buf.size, sum(o.size for o in outs)) and batching.batchable(
+            self.op.forward, self.bufs, name, 2 * (PROJECTIONS + 1),
+            lambda r: sample_tensor(tensor, buf.shape, r))
 
     def _measured(self, grad: np.ndarray, offsets: np.ndarray, analytic: np.ndarray,
                   numeric: np.ndarray, noise: float) -> np.ndarray:

@@ -1,0 +1,183 @@
+"""The projection stage of fast and sampled modes over all differentiable inputs at once.
+
+torch's fast gradcheck perturbs every input together along one random direction; so does
+this: ``PROJECTIONS`` random signed directions over the concatenation of the inputs (each
+input with its own step scale, elements near a bound left out as in the per-input
+projections) and one repeat at twice the step, which measures truncation. When
+<dout, J d> (central differences) agrees with sum_i <grad_i, d_i> for every direction,
+every input passes its projection stage at the cost of one input's projections; only when
+they disagree do the per-input projections run, to find which input is wrong.
+
+Where it applies (``engine._check``): backward's gradients (dense arrays) of two or more
+inputs, when the forward is called once per perturbation. Not where the per-input
+projections are batched (small ops whose forward verifiably broadcasts over a leading
+axis: there an input's projections cost one call, and a joint loop would cost ten), nor
+to a JVP's gradients (``Directional``: each direction costs a jvp call per input either
+way) or second-order checks, which keep their per-input projections.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import contract
+from . import finite_diff as fd
+from .contract import ContractError
+from .result import InputResult
+
+if TYPE_CHECKING:
+    from .checker import GradientChecker
+
+#: Random signed directions (as per input); one more pair repeats the first at 2t.
+PROJECTIONS = 4
+
+
+def base_t(eps: float) -> float:
+    """The projections' step at |x| <= 1: eps^(1/3) as a power of two."""
+    return 2.0 ** round(math.log2(eps ** (1.0 / 3.0)))
+
+
+def steps(x64: np.ndarray, t: float, low: float, high: float, exclude_near: bool,
+          near_limit: int) -> tuple[np.ndarray, np.ndarray] | str:
+    """(per-element step t * max(1, |x|), with zeros at the elements within two steps of
+    a bound; those elements' flat indices), or why projections cannot cover the input."""
+    step = np.maximum(np.abs(x64), 1.0)
+    step *= t
+    near = np.empty(0, dtype=np.intp)
+    reach = 2 * float(step.max(initial=0.0))
+    if x64.size and (float(x64.min()) - reach < low or float(x64.max()) + reach > high):
+        # (twice the step: one projection is repeated at 2t to measure truncation)
+        near = np.flatnonzero((x64 - 2 * step < low) | (x64 + 2 * step > high))
+        if not exclude_near or near.size > near_limit:
+            return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
+                    "range, which a central projection cannot reach: checked element by element")
+        step[near] = 0.0  # the projections leave them alone; checked one by one instead
+    return step, near
+
+
+def signed(rng: np.random.Generator, step: np.ndarray) -> np.ndarray:
+    """(PROJECTIONS + 1, n): random signs times ``step``; the last row is twice row 0."""
+    n = step.size
+    # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
+    bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * n // 8)), np.uint8), count=PROJECTIONS * n)
+    out = np.empty((PROJECTIONS + 1, n))
+    np.multiply(bits.reshape(PROJECTIONS, n), -2.0, out=out[:PROJECTIONS])
+    out[:PROJECTIONS] += 1.0  # bit 0 -> +1, bit 1 -> -1
+    out[:PROJECTIONS] *= step
+    np.multiply(out[0], 2.0, out=out[PROJECTIONS])
+    return out
+
+
+def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
+          rng: np.random.Generator) -> dict[str, InputResult]:
+    """Input name → its passed projection stage ("4 joint projections"), for every input
+    the joint projections covered and agreed on; empty where they do not apply or
+    disagree (then each input runs its own projections, as without this stage)."""
+    from .checker import NEAR_BOUND_ELEMENTS, SMALL_INPUT  # (checker imports this module)
+
+    t = base_t(checker.eps)
+    members: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for name, grad in grads.items():
+        if not isinstance(grad, np.ndarray) or checker.projections_batched(name):
+            continue
+        flat = checker.bufs[name].reshape(-1)
+        x64 = flat.astype(np.float64)
+        low, high = checker.op.inputs[name].bounds
+        exclude = mode == "sampled" or flat.size > SMALL_INPUT
+        got = steps(x64, t, low, high, exclude, max(NEAR_BOUND_ELEMENTS, flat.size // 10))
+        if not isinstance(got, str):
+            members[name] = (x64, *got)
+    if len(members) < 2:
+        return {}
+    try:
+        analytic, numeric, offsets = _differences(checker, grads, members, rng)
+    except Exception as exc:
+        raise ContractError(
+            f"forward raised {type(exc).__name__}: {exc} while the audit perturbed inputs "
+            f"{', '.join(map(repr, members))} together", contract.user_traceback(exc),
+        ) from None
+    diff = np.abs(analytic - numeric)
+    noise = fd.NOISE_FACTOR * checker.eps * checker.noise_rms_scale
+    spread = sum(np.abs(o).sum(axis=1) for o in offsets.values()) if checker.atol else 0.0
+    allowed = checker.rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise + checker.atol * spread
+    if np.any(diff > allowed) or np.any(diff[:-1] > _measured(checker, grads, offsets, analytic,
+                                                              numeric, noise, spread)[:-1]):
+        return {}
+    for name, (_, _, near) in members.items():
+        checker._near[name] = near
+    diff, analytic, numeric = diff[:-1], analytic[:-1], numeric[:-1]
+    rel = float((diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))).max())
+    return {name: InputResult(
+        name=name, shape=tuple(checker.bufs[name].shape), dtype=checker.op.inputs[name].dtype,
+        status="pass", counts={label: 0 for label in fd.OUTCOME_NAMES},
+        max_rel_error=rel, max_abs_error=float(diff.max() / (2 * t)), rtol=checker.rtol,
+        atol=checker.atol, step_min=t, step_max=t, max_error_estimate=noise / (2 * t),
+        method="joint projections", coverage=f"{PROJECTIONS} joint projections",
+    ) for name in members}
+
+
+def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+                 members: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(sum_i <grad_i, offset_i>, <dout, f(x + d) - f(x - d)>) per pair, and each
+    input's realised offsets (pairs, n_i). One pair's perturbed inputs at a time: nothing
+    of size pairs * n beyond the directions and their offsets."""
+    pairs = PROJECTIONS + 1
+    # An independent stream: when the joint projections disagree, the per-input stages
+    # draw exactly what they would have drawn without this one.
+    own = np.random.Generator(rng.bit_generator.jumped())
+    directions = {name: signed(own, step) for name, (_, step, _) in members.items()}
+    offsets = {name: np.empty_like(d) for name, d in directions.items()}
+    flats = {name: checker.bufs[name].reshape(-1) for name in members}
+    numeric = np.empty(pairs)
+    try:
+        for k in range(pairs):
+            lower = {}
+            for name, flat in flats.items():
+                x64, d = members[name][0], directions[name][k]
+                np.add(x64, d, out=flat, casting="unsafe")  # x + d, rounded to the input's dtype
+                lower[name] = np.subtract(x64, d).astype(flat.dtype, copy=False)
+                # The offset the rounded inputs really realise, exactly once rounded.
+                np.subtract(flat, lower[name], out=offsets[name][k], dtype=np.float64)
+            fp = _own(checker.call(), flats)
+            for name, flat in flats.items():
+                flat[:] = lower[name]
+            numeric[k] = checker.project(fp, checker.call())
+    finally:
+        for name, flat in flats.items():
+            flat[:] = members[name][0]
+    analytic = sum(offsets[name] @ grads[name].astype(np.float64, copy=False).ravel() for name in members)
+    return np.asarray(analytic, dtype=np.float64), numeric, offsets
+
+
+def _own(out: Any, bufs: Mapping[str, np.ndarray]) -> Any:
+    """``out``, copied if it is a view of a buffer the next perturbation overwrites."""
+    items = out if isinstance(out, tuple) else (out,)
+    if any(isinstance(o, np.ndarray) and np.may_share_memory(o, b) for o in items for b in bufs.values()):
+        return fd._copy(out)
+    return out
+
+
+def _measured(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+              offsets: Mapping[str, np.ndarray], analytic: np.ndarray, numeric: np.ndarray,
+              noise: float, spread: np.ndarray | float) -> np.ndarray:
+    """The joint projections' own error, measured as ``GradientChecker._measured`` does
+    for one input: truncation from pair 0 (step t) against the last pair (2t), plus the
+    outputs' rounding, plus the gradients' rounding — 64 units of each gradient's dtype
+    on each of its terms, independent across inputs, so added as one random walk."""
+    e = numeric - analytic
+    truncation = abs(e[-1] - 2 * e[0]) / 6
+    scale = np.abs(analytic) / max(abs(analytic[0]), 1e-300)
+    walk = np.zeros(analytic.size)
+    for name, off in offsets.items():
+        grad = grads[name]
+        geps = float(np.finfo(grad.dtype).eps) if grad.dtype.kind == "f" else checker.eps
+        g = grad.astype(np.float64, copy=False).ravel()
+        walk += (64 * max(geps, checker.eps)) ** 2 * (np.square(off) @ np.square(g))
+    return (fd.ERROR_ESTIMATE_FACTOR * (truncation * np.maximum(scale, 1.0) + noise)
+            + np.sqrt(walk) + checker.atol * spread)
+
