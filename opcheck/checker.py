@@ -71,8 +71,6 @@ class GradientChecker:
                  f0: Any, eps: float) -> None:
         self.op, self.eps, self.douts, self.f0 = op, eps, douts, f0
         self.project = fd.make_projector(douts)
-        self.noise = fd.make_noise(douts)
-        self.noise_rms = fd.make_noise(douts, rms=True)
         self.bufs = {k: v.copy() for k, v in values.items()}
         self.views = {k: batching.readonly(v) for k, v in self.bufs.items()}
         self.call: Callable[[], Any]
@@ -80,10 +78,6 @@ class GradientChecker:
         dmax = sum(float(np.max(np.abs(d), initial=0.0)) for d in douts if d is not None)
         fmax = max(float(np.max(np.abs(o), initial=0.0)) for o in outs if o.dtype.kind == "f")
         self.output_scale = dmax * fmax
-        self.noise_scale = sum(
-            float(np.abs(d).astype(np.float64).ravel() @ np.abs(o).astype(np.float64).ravel())
-            for d, o in zip(douts, outs) if d is not None
-        )
         self.rtol = float(op.rtol if op.rtol is not None else default_rtol(eps))
         self.atol = float(op.atol or 0.0)
 
@@ -108,8 +102,7 @@ class GradientChecker:
             mode = "fast"  # a Directional's elements cost a call each: projections only
         if mode in ("fast", "sampled"):
             try:
-                exclude = mode == "sampled" or self.bufs[name].size > SMALL_INPUT
-                quick = passed or self._projections(name, grad, rng, exclude_near=exclude)
+                quick = passed or self._projections(name, grad, rng, mode)
             except Exception as exc:
                 raise ContractError(
                     f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
@@ -160,7 +153,7 @@ class GradientChecker:
             return self._full(name, grad)
         part = self._full(name, grad, indices)
         part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size,
-                                          joint=quick.method == "joint projections")
+                                          joint=quick.method.startswith("joint projections"))
         part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
         return part
 
@@ -218,6 +211,24 @@ class GradientChecker:
                    + self.atol * float(np.abs(offsets).sum()))
         return abs(a - numeric) > allowed
 
+    # Needed only by second looks and projections: computed on first use, a tiny op's
+    # audit is mostly such fixed costs.
+    @functools.cached_property
+    def noise(self) -> fd.Project:
+        return fd.make_noise(self.douts)
+
+    @functools.cached_property
+    def noise_rms(self) -> fd.Project:
+        return fd.make_noise(self.douts, rms=True)
+
+    @functools.cached_property
+    def noise_scale(self) -> float:
+        outs = list(self.f0) if isinstance(self.f0, tuple) else [self.f0]
+        return sum(
+            float(np.abs(d).astype(np.float64).ravel() @ np.abs(o).astype(np.float64).ravel())
+            for d, o in zip(self.douts, outs) if d is not None
+        )
+
     @functools.cached_property
     def noise_rms_scale(self) -> float:
         """Fast mode moves every output at once; their rounding errors meet random-signed
@@ -243,11 +254,11 @@ class GradientChecker:
             flat, values, analytic = _Subset(flat, indices), flat[indices], analytic[indices]
         plan = fd.plan_steps(values, self.eps, low, high)
         numeric = np.empty(values.size)
-        copy = self._returns_views(buf)
         try:
             if indices is None:
-                method = self._numeric(name, flat, plan, copy, numeric)
+                method = self._numeric(name, flat, plan, numeric)
             else:
+                copy = self._returns_views(buf)
                 fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
                 fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
                 method = "sampled"
@@ -271,8 +282,14 @@ class GradientChecker:
         result.seconds = time.perf_counter() - started
         return result
 
+    def near_policy(self, name: str, mode: str) -> tuple[bool, int]:
+        """(may the projections of input ``name`` leave elements near a bound out, for a
+        one-by-one check; at most how many)."""
+        size = self.bufs[name].size
+        return mode == "sampled" or size > SMALL_INPUT, max(NEAR_BOUND_ELEMENTS, size // 10)
+
     def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator,
-                     exclude_near: bool = False) -> InputResult | str | None:
+                     mode: str = "fast") -> InputResult | str | None:
         """Fast mode: compare <dout, J d> (finite differences) with <backward(dout), d> for
         ``PROJECTIONS`` random signed directions d; ``None`` when any of them disagrees, and
         the reason when the projections cannot cover the input."""
@@ -282,8 +299,7 @@ class GradientChecker:
         x64 = flat.astype(np.float64)  # a copy: the loop below writes into flat
         low, high = tensor.bounds
         t = joint_projection.base_t(self.eps)
-        got = joint_projection.steps(x64, t, low, high, exclude_near,
-                                     max(NEAR_BOUND_ELEMENTS, flat.size // 10))
+        got = joint_projection.steps(x64, t, low, high, *self.near_policy(name, mode))
         if isinstance(got, str):
             return got
         step, self._near[name] = got
@@ -369,10 +385,12 @@ class GradientChecker:
         probe = probe if isinstance(probe, tuple) else (probe,)
         return any(isinstance(o, np.ndarray) and np.may_share_memory(o, buf) for o in probe) or not out
 
-    def _numeric(self, name: str, flat: np.ndarray, plan: fd.StepPlan, copy: bool,
-                 numeric: np.ndarray) -> str:
+    def _numeric(self, name: str, flat: np.ndarray, plan: fd.StepPlan, numeric: np.ndarray) -> str:
         """Fill ``numeric``; returns "batched" or "loop", the way the forward was called."""
-        batched = self._batched_call(name, int(np.count_nonzero(plan.kind == fd.CENTRAL)))
+        central = plan.kind == fd.CENTRAL
+        batched = self._batched_call(name, int(np.count_nonzero(central)))
+        # (whether outputs alias the input costs a forward call: asked only where it matters)
+        copy = (batched is None or not central.all()) and self._returns_views(self.bufs[name])
         if batched is not None:
             call, stack = batched
             fd.batched_central(call, stack, plan, self.douts, numeric)

@@ -18,19 +18,21 @@ way) or second-order checks, which keep their per-input projections.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from . import contract
+from . import batching, contract
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import InputResult
+from .sampling import sample_tensor
 
-if TYPE_CHECKING:
-    from .checker import GradientChecker
+#: A ``checker.GradientChecker`` (not imported: the checker imports this module).
+GradientChecker = Any
 
 #: Random signed directions (as per input); one more pair repeats the first at 2t.
 PROJECTIONS = 4
@@ -65,10 +67,9 @@ def signed(rng: np.random.Generator, step: np.ndarray) -> np.ndarray:
     # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
     bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * n // 8)), np.uint8), count=PROJECTIONS * n)
     out = np.empty((PROJECTIONS + 1, n))
-    np.multiply(bits.reshape(PROJECTIONS, n), -2.0, out=out[:PROJECTIONS])
-    out[:PROJECTIONS] += 1.0  # bit 0 -> +1, bit 1 -> -1
-    out[:PROJECTIONS] *= step
-    np.multiply(out[0], 2.0, out=out[PROJECTIONS])
+    out[:PROJECTIONS] = step
+    np.negative(out[:PROJECTIONS], out=out[:PROJECTIONS], where=bits.reshape(PROJECTIONS, n).view(bool))
+    np.multiply(out[0], 2.0, out=out[PROJECTIONS])  # bit 0 -> +step, bit 1 -> -step
     return out
 
 
@@ -77,24 +78,24 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     """Input name → its passed projection stage ("4 joint projections"), for every input
     the joint projections covered and agreed on; empty where they do not apply or
     disagree (then each input runs its own projections, as without this stage)."""
-    from .checker import NEAR_BOUND_ELEMENTS, SMALL_INPUT  # (checker imports this module)
-
     t = base_t(checker.eps)
     members: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for name, grad in grads.items():
-        if not isinstance(grad, np.ndarray) or checker.projections_batched(name):
+        if not isinstance(grad, np.ndarray):
             continue
         flat = checker.bufs[name].reshape(-1)
         x64 = flat.astype(np.float64)
         low, high = checker.op.inputs[name].bounds
-        exclude = mode == "sampled" or flat.size > SMALL_INPUT
-        got = steps(x64, t, low, high, exclude, max(NEAR_BOUND_ELEMENTS, flat.size // 10))
+        got = steps(x64, t, low, high, *checker.near_policy(name, mode))
         if not isinstance(got, str):
             members[name] = (x64, *got)
     if len(members) < 2:
         return {}
+    together = _batchable(checker, list(members))
+    if not together and any(checker.projections_batched(name) for name in members):
+        return {}  # one batched call per input beats a joint loop of ten calls
     try:
-        analytic, numeric, offsets = _differences(checker, grads, members, rng)
+        analytic, numeric, offsets = _differences(checker, grads, members, rng, together)
     except Exception as exc:
         raise ContractError(
             f"forward raised {type(exc).__name__}: {exc} while the audit perturbed inputs "
@@ -116,21 +117,25 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
         status="pass", counts={label: 0 for label in fd.OUTCOME_NAMES},
         max_rel_error=rel, max_abs_error=float(diff.max() / (2 * t)), rtol=checker.rtol,
         atol=checker.atol, step_min=t, step_max=t, max_error_estimate=noise / (2 * t),
-        method="joint projections", coverage=f"{PROJECTIONS} joint projections",
+        method="joint projections, batched" if together else "joint projections", coverage=f"{PROJECTIONS} joint projections",
     ) for name in members}
 
 
 def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
                  members: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+                 rng: np.random.Generator, together: bool
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(sum_i <grad_i, offset_i>, <dout, f(x + d) - f(x - d)>) per pair, and each
-    input's realised offsets (pairs, n_i). One pair's perturbed inputs at a time: nothing
-    of size pairs * n beyond the directions and their offsets."""
+    input's realised offsets (pairs, n_i). One pair's perturbed inputs at a time (nothing
+    of size pairs * n beyond the directions and their offsets), or all in one batched
+    call where the forward verifiably takes ``together``."""
     pairs = PROJECTIONS + 1
     # An independent stream: when the joint projections disagree, the per-input stages
     # draw exactly what they would have drawn without this one.
     own = np.random.Generator(rng.bit_generator.jumped())
     directions = {name: signed(own, step) for name, (_, step, _) in members.items()}
+    if together:
+        return _batched_differences(checker, grads, members, directions)
     offsets = {name: np.empty_like(d) for name, d in directions.items()}
     flats = {name: checker.bufs[name].reshape(-1) for name in members}
     numeric = np.empty(pairs)
@@ -152,6 +157,40 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
             flat[:] = members[name][0]
     analytic = sum(offsets[name] @ grads[name].astype(np.float64, copy=False).ravel() for name in members)
     return np.asarray(analytic, dtype=np.float64), numeric, offsets
+
+
+def _batchable(checker: GradientChecker, names: list[str]) -> bool:
+    """Is the op small enough to batch, and does its forward take a stack of every input
+    in ``names`` at once (verified as ``batching`` does)?"""
+    outs = checker.f0 if isinstance(checker.f0, tuple) else (checker.f0,)
+    size = sum(checker.bufs[n].size for n in names) + sum(o.size for o in outs)
+    if not batching.worth_batching(size, 0):
+        return False
+    samples = {n: functools.partial(sample_tensor, checker.op.inputs[n], checker.bufs[n].shape)
+               for n in names}
+    return batching.batchable_together(checker.op.forward, checker.bufs, samples, 2 * (PROJECTIONS + 1))
+
+
+def _batched_differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+                         members: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         directions: Mapping[str, np.ndarray],
+                         ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``_differences`` in one call: rows 2k and 2k+1 of each input's stack hold x + d_k
+    and x - d_k."""
+    pairs = PROJECTIONS + 1
+    args = dict(checker.views)
+    offsets: dict[str, np.ndarray] = {}
+    analytic = np.zeros(pairs)
+    for name, (x64, _, _) in members.items():
+        buf = checker.bufs[name]
+        stack = np.empty((2 * pairs, buf.size), dtype=buf.dtype)
+        np.add(x64, directions[name], out=stack[0::2], casting="unsafe")
+        np.subtract(x64, directions[name], out=stack[1::2], casting="unsafe")
+        offsets[name] = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
+        analytic += offsets[name] @ grads[name].astype(np.float64, copy=False).ravel()
+        args[name] = batching.readonly(stack).reshape(2 * pairs, *buf.shape)
+    numeric = fd.project_rows(checker.op.forward(**args), checker.douts, pairs)
+    return analytic, numeric, offsets
 
 
 def _own(out: Any, bufs: Mapping[str, np.ndarray]) -> Any:
