@@ -138,14 +138,14 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
         return _batched_differences(checker, grads, members, directions)
     offsets = {name: np.empty_like(d) for name, d in directions.items()}
     flats = {name: checker.bufs[name].reshape(-1) for name in members}
+    lower = {name: np.empty_like(flat) for name, flat in flats.items()}
     numeric = np.empty(pairs)
     try:
         for k in range(pairs):
-            lower = {}
             for name, flat in flats.items():
                 x64, d = members[name][0], directions[name][k]
                 np.add(x64, d, out=flat, casting="unsafe")  # x + d, rounded to the input's dtype
-                lower[name] = np.subtract(x64, d).astype(flat.dtype, copy=False)
+                np.subtract(x64, d, out=lower[name], casting="unsafe")
                 # The offset the rounded inputs really realise, exactly once rounded.
                 np.subtract(flat, lower[name], out=offsets[name][k], dtype=np.float64)
             fp = _own(checker.call(), flats)
