@@ -74,10 +74,6 @@ class GradientChecker:
         self.bufs = {k: v.copy() for k, v in values.items()}
         self.views = {k: batching.readonly(v) for k, v in self.bufs.items()}
         self.call: Callable[[], Any]
-        outs = list(f0) if isinstance(f0, tuple) else [f0]
-        dmax = sum(float(np.max(np.abs(d), initial=0.0)) for d in douts if d is not None)
-        fmax = max(float(np.max(np.abs(o), initial=0.0)) for o in outs if o.dtype.kind == "f")
-        self.output_scale = dmax * fmax
         self.rtol = float(op.rtol if op.rtol is not None else default_rtol(eps))
         self.atol = float(op.atol or 0.0)
 
@@ -211,8 +207,17 @@ class GradientChecker:
                    + self.atol * float(np.abs(offsets).sum()))
         return abs(a - numeric) > allowed
 
-    # Needed only by second looks and projections: computed on first use, a tiny op's
-    # audit is mostly such fixed costs.
+    # Needed only by some checks: computed on first use (a tiny op's audit, and a fast
+    # one's, is mostly such fixed costs).
+    @functools.cached_property
+    def output_scale(self) -> float:
+        """Largest |dout| (summed over outputs) times largest |f|: the element-wise
+        rounding bound's scale."""
+        outs = list(self.f0) if isinstance(self.f0, tuple) else [self.f0]
+        dmax = sum(float(np.max(np.abs(d), initial=0.0)) for d in self.douts if d is not None)
+        fmax = max(float(np.max(np.abs(o), initial=0.0)) for o in outs if o.dtype.kind == "f")
+        return dmax * fmax
+
     @functools.cached_property
     def noise(self) -> fd.Project:
         return fd.make_noise(self.douts)
