@@ -94,6 +94,9 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     together = _batchable(checker, list(members))
     if not together and any(checker.projections_batched(name) for name in members):
         return {}  # one batched call per input beats a joint loop of ten calls
+    # When the joint projections disagree, the per-input stages draw exactly what they
+    # would have drawn without this one (a saved state costs 2 us, a jumped stream 60 us).
+    saved = rng.bit_generator.state
     try:
         analytic, numeric, offsets = _differences(checker, grads, members, rng, together)
     except Exception as exc:
@@ -107,6 +110,7 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     allowed = checker.rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise + checker.atol * spread
     if np.any(diff > allowed) or np.any(diff[:-1] > _measured(checker, grads, offsets, analytic,
                                                               numeric, noise, spread)[:-1]):
+        rng.bit_generator.state = saved
         return {}
     for name, (_, _, near) in members.items():
         checker._near[name] = near
@@ -130,10 +134,7 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
     of size pairs * n beyond the directions and their offsets), or all in one batched
     call where the forward verifiably takes ``together``."""
     pairs = PROJECTIONS + 1
-    # An independent stream: when the joint projections disagree, the per-input stages
-    # draw exactly what they would have drawn without this one.
-    own = np.random.Generator(rng.bit_generator.jumped())
-    directions = {name: signed(own, step) for name, (_, step, _) in members.items()}
+    directions = {name: signed(rng, step) for name, (_, step, _) in members.items()}
     if together:
         return _batched_differences(checker, grads, members, directions)
     offsets = {name: np.empty_like(d) for name, d in directions.items()}
