@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def _cpu(fn, repeat: int) -> float:
@@ -45,9 +45,10 @@ def _cpu(fn, repeat: int) -> float:
 
 def measure(repeat: int) -> dict[str, float]:
     """One round: seconds per measurement."""
-    import opcheck
     from gradcheck_speed import make_op, seed_loop
     from real_sizes import layers, torch_seconds
+
+    import opcheck
 
     big = layers()["matmul 128x128"][0]
     out = {

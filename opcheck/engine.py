@@ -15,8 +15,15 @@ from typing import Any
 import numpy as np
 
 from . import budget as budgets
-from . import (complex_support, configurations, contract, forward_mode, joint_projection, op_calls,
-               second_order)
+from . import (
+    complex_support,
+    configurations,
+    contract,
+    forward_mode,
+    joint_projection,
+    op_calls,
+    second_order,
+)
 from .binding import bind
 from .checker import GradientChecker
 from .choices import MODES, seed_problem

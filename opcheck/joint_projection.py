@@ -107,7 +107,7 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     saved = rng.bit_generator.state
     try:
         analytic, numeric, offsets = _differences(checker, grads, members, rng, together)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any exception of the op's is reported
         raise ContractError(
             f"forward raised {type(exc).__name__}: {exc} while the audit perturbed inputs "
             f"{', '.join(map(repr, members))} together", contract.user_traceback(exc),
