@@ -99,3 +99,20 @@ def test_signed_directions_are_plus_or_minus_the_step_and_repeat_the_first_at_tw
     assert d.shape == (joint_projection.PROJECTIONS + 1, 4)
     assert np.array_equal(np.abs(d[:-1]), np.broadcast_to(step, (4, 4)))
     assert np.array_equal(d[-1], 2 * d[0])
+
+
+def test_a_forward_that_raises_when_perturbed_is_an_error_naming_the_inputs_moved():
+    first: list[np.ndarray] = []
+
+    def forward(x, w):
+        if first and not np.array_equal(first[0], x):
+            raise ValueError("x moved")
+        first.append(x.copy())
+        return x @ w
+
+    op = Op(name="joint.raises", forward=forward, backward=_mm_bw,
+            inputs={"x": Tensor(shape=("N", "K")), "w": Tensor(shape=("K", "M"))},
+            dims={"N": 70, "K": 70, "M": 70})
+    report = opcheck.audit(op, mode="fast", variant="default")
+    assert report.status == "error"
+    assert "forward raised ValueError: x moved while the audit perturbed inputs 'x', 'w' together" in report.message
