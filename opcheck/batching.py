@@ -53,22 +53,35 @@ def batchable(
 ) -> bool:
     """Does ``forward`` map a stack of ``rows`` values of input ``name`` to a stack of
     outputs, each equal to the unbatched call? Cached per (forward, name, shapes, rows)."""
-    key = (forward, name, tuple((k, v.shape, v.dtype.str) for k, v in values.items()), rows)
+    return batchable_together(forward, values, {name: sample}, rows)
+
+
+def batchable_together(
+    forward: Callable[..., Any],
+    values: Mapping[str, np.ndarray],
+    samples: Mapping[str, Callable[[np.random.Generator], np.ndarray]],
+    rows: int,
+) -> bool:
+    """``batchable`` with every input named in ``samples`` stacked at once (row r of each
+    stack together), as the joint projections call it."""
+    names = tuple(samples)
+    key = (forward, names[0] if len(names) == 1 else names,
+           tuple((k, v.shape, v.dtype.str) for k, v in values.items()), rows)
     if key not in _verified:
-        _verified[key] = _verify(forward, values, name, rows, sample)
+        _verified[key] = _verify(forward, values, samples, rows)
     return _verified[key]
 
 
-def _verify(forward: Callable[..., Any], values: Mapping[str, np.ndarray], name: str,
-            rows: int, sample: Callable[[np.random.Generator], np.ndarray]) -> bool:
+def _verify(forward: Callable[..., Any], values: Mapping[str, np.ndarray],
+            samples: Mapping[str, Callable[[np.random.Generator], np.ndarray]], rows: int) -> bool:
     rng = np.random.default_rng(20240917)
-    stack = np.stack([sample(rng) for _ in range(rows)])
+    stacks = {name: np.stack([sample(rng) for _ in range(rows)]) for name, sample in samples.items()}
     args = {k: readonly(v) for k, v in values.items()}
     try:
-        batched = forward(**{**args, name: readonly(stack)})
+        batched = forward(**{**args, **{n: readonly(s) for n, s in stacks.items()}})
         checks = sorted({0, rows // 2, rows - 1})
         for r in checks:
-            single = forward(**{**args, name: readonly(stack[r])})
+            single = forward(**{**args, **{n: readonly(s[r]) for n, s in stacks.items()}})
             if not _same_slice(batched, single, r, rows):
                 return False
     except Exception:  # an op that rejects a batch is simply not batched

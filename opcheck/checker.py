@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audit_progress, batching, contract, coverage, localise, second_look
+from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -35,7 +35,7 @@ HEATMAP_ELEMENTS = 16384
 #: others, which the full check sees (the adversarial gallery's exp_flush case).
 SMALL_INPUT = 4096
 #: Random signed directions per input in fast mode.
-PROJECTIONS = 4
+PROJECTIONS = joint_projection.PROJECTIONS
 #: A sampled check leaves up to this many (or a tenth of the input's) elements within a
 #: step of a bound out of its projections and compares them one by one; more: a full check.
 #: Fast mode does the same for inputs above ``SMALL_INPUT`` elements.
@@ -71,19 +71,9 @@ class GradientChecker:
                  f0: Any, eps: float) -> None:
         self.op, self.eps, self.douts, self.f0 = op, eps, douts, f0
         self.project = fd.make_projector(douts)
-        self.noise = fd.make_noise(douts)
-        self.noise_rms = fd.make_noise(douts, rms=True)
         self.bufs = {k: v.copy() for k, v in values.items()}
         self.views = {k: batching.readonly(v) for k, v in self.bufs.items()}
         self.call: Callable[[], Any]
-        outs = list(f0) if isinstance(f0, tuple) else [f0]
-        dmax = sum(float(np.max(np.abs(d), initial=0.0)) for d in douts if d is not None)
-        fmax = max(float(np.max(np.abs(o), initial=0.0)) for o in outs if o.dtype.kind == "f")
-        self.output_scale = dmax * fmax
-        self.noise_scale = sum(
-            float(np.abs(d).astype(np.float64).ravel() @ np.abs(o).astype(np.float64).ravel())
-            for d, o in zip(douts, outs) if d is not None
-        )
         self.rtol = float(op.rtol if op.rtol is not None else default_rtol(eps))
         self.atol = float(op.atol or 0.0)
 
@@ -96,19 +86,19 @@ class GradientChecker:
         self.call = functools.partial(op.forward, **self.views)
 
     def check(self, name: str, grad: np.ndarray | Directional, mode: str,
-              rng: np.random.Generator) -> InputResult:
+              rng: np.random.Generator, passed: InputResult | None = None) -> InputResult:
         """Compare ``grad`` (backward's gradient of input ``name``, or a ``Directional``:
         one that is cheaper along a few directions than in full, such as a JVP's) with
         finite differences of ``<dout, forward>``. ``mode`` is "full" (every element),
         "fast" (projections; element by element only where they disagree) or "sampled"
-        (projections, a covering sample element by element, and localisation)."""
+        (projections, a covering sample element by element, and localisation). ``passed``:
+        the projection stage this input already passed (``joint_projection``)."""
         started = time.perf_counter()
         if mode == "sampled" and not isinstance(grad, np.ndarray):
             mode = "fast"  # a Directional's elements cost a call each: projections only
         if mode in ("fast", "sampled"):
             try:
-                exclude = mode == "sampled" or self.bufs[name].size > SMALL_INPUT
-                quick = self._projections(name, grad, rng, exclude_near=exclude)
+                quick = passed or self._projections(name, grad, rng, mode)
             except Exception as exc:
                 raise ContractError(
                     f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
@@ -139,7 +129,7 @@ class GradientChecker:
         if near is None or not near.size:
             return quick
         part = self._full(name, grad, near)
-        part.coverage = f"{PROJECTIONS} projections + {near.size:,} elements near a bound"
+        part.coverage = f"{quick.coverage} + {near.size:,} elements near a bound"
         part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
         return part
 
@@ -158,7 +148,8 @@ class GradientChecker:
         if indices.size >= buf.size:
             return self._full(name, grad)
         part = self._full(name, grad, indices)
-        part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size)
+        part.coverage = coverage.describe(PROJECTIONS, indices.size, buf.size,
+                                          joint=quick.method.startswith("joint projections"))
         part.max_rel_error = _max_or_none(part.max_rel_error, quick.max_rel_error)
         return part
 
@@ -217,6 +208,33 @@ class GradientChecker:
                    + self.atol * float(np.abs(offsets).sum()))
         return abs(a - numeric) > allowed
 
+    # Needed only by some checks: computed on first use (a tiny op's audit, and a fast
+    # one's, is mostly such fixed costs).
+    @functools.cached_property
+    def output_scale(self) -> float:
+        """Largest |dout| (summed over outputs) times largest |f|: the element-wise
+        rounding bound's scale."""
+        outs = list(self.f0) if isinstance(self.f0, tuple) else [self.f0]
+        dmax = sum(float(np.max(np.abs(d), initial=0.0)) for d in self.douts if d is not None)
+        fmax = max(float(np.max(np.abs(o), initial=0.0)) for o in outs if o.dtype.kind == "f")
+        return dmax * fmax
+
+    @functools.cached_property
+    def noise(self) -> fd.Project:
+        return fd.make_noise(self.douts)
+
+    @functools.cached_property
+    def noise_rms(self) -> fd.Project:
+        return fd.make_noise(self.douts, rms=True)
+
+    @functools.cached_property
+    def noise_scale(self) -> float:
+        outs = list(self.f0) if isinstance(self.f0, tuple) else [self.f0]
+        return sum(
+            float(np.abs(d).astype(np.float64).ravel() @ np.abs(o).astype(np.float64).ravel())
+            for d, o in zip(self.douts, outs) if d is not None
+        )
+
     @functools.cached_property
     def noise_rms_scale(self) -> float:
         """Fast mode moves every output at once; their rounding errors meet random-signed
@@ -243,11 +261,11 @@ class GradientChecker:
         plan = fd.plan_steps(values, self.eps, low, high)
         audit_progress.begin(name, values.size, "elements" if indices is None else "sampled elements")
         numeric = np.empty(values.size)
-        copy = self._returns_views(buf)
         try:
             if indices is None:
-                method = self._numeric(name, flat, plan, copy, numeric)
+                method = self._numeric(name, flat, plan, numeric)
             else:
+                copy = self._returns_views(buf)
                 fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
                 fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
                 method = "sampled"
@@ -271,8 +289,14 @@ class GradientChecker:
         result.seconds = time.perf_counter() - started
         return result
 
+    def near_policy(self, name: str, mode: str) -> tuple[bool, int]:
+        """(may the projections of input ``name`` leave elements near a bound out, for a
+        one-by-one check; at most how many)."""
+        size = self.bufs[name].size
+        return mode == "sampled" or size > SMALL_INPUT, max(NEAR_BOUND_ELEMENTS, size // 10)
+
     def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator,
-                     exclude_near: bool = False) -> InputResult | str | None:
+                     mode: str = "fast") -> InputResult | str | None:
         """Fast mode: compare <dout, J d> (finite differences) with <backward(dout), d> for
         ``PROJECTIONS`` random signed directions d; ``None`` when any of them disagrees, and
         the reason when the projections cannot cover the input."""
@@ -281,27 +305,14 @@ class GradientChecker:
         flat = buf.reshape(-1)
         x64 = flat.astype(np.float64)  # a copy: the loop below writes into flat
         low, high = tensor.bounds
-        t = 2.0 ** round(math.log2(self.eps ** (1.0 / 3.0)))  # base_step at |x| <= 1
-        step = np.maximum(np.abs(x64), 1.0)
-        step *= t
-        near = np.empty(0, dtype=np.intp)
-        if x64.min() - 2 * step.max() < low or x64.max() + 2 * step.max() > high:
-            # (twice the step: one projection is repeated at 2t to measure truncation)
-            near = np.flatnonzero((x64 - 2 * step < low) | (x64 + 2 * step > high))
-            if not exclude_near or near.size > max(NEAR_BOUND_ELEMENTS, flat.size // 10):
-                return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
-                        "range, which a central projection cannot reach: checked element by element")
-            step[near] = 0.0  # the projections leave them alone; checked one by one instead
-        self._near[name] = near
-        # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
-        bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * flat.size // 8)), np.uint8))
-        signed = bits[: PROJECTIONS * flat.size].reshape(PROJECTIONS, flat.size).astype(np.float64)
-        signed *= -2.0
-        signed += 1.0  # bit 0 -> +1, bit 1 -> -1
-        signed *= step
+        t = joint_projection.base_t(self.eps)
+        got = joint_projection.steps(x64, t, low, high, *self.near_policy(name, mode))
+        if isinstance(got, str):
+            return got
+        step, self._near[name] = got
         # One more pair repeats d_0 at twice the step: how far the differences move with the
         # step measures their truncation error (a wrong gradient's does not move).
-        signed = np.vstack([signed, 2 * signed[:1]])
+        signed = joint_projection.signed(rng, step)
         pairs = PROJECTIONS + 1
         # Rows 2k and 2k+1 of the stack: x + d_k and x - d_k, in the input's dtype.
         rows = 2 * pairs
@@ -315,8 +326,7 @@ class GradientChecker:
                     if isinstance(grad, np.ndarray) else grad.along(offsets))
         numeric = np.empty(pairs)
         audit_progress.begin(name, pairs, "projections")
-        if batching.batchable(self.op.forward, self.bufs, name, rows,
-                              lambda r: sample_tensor(tensor, buf.shape, r)):
+        if self.projections_batched(name):
             args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
             numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, pairs)
             method = "projections, batched"
@@ -352,6 +362,16 @@ class GradientChecker:
             coverage=f"{PROJECTIONS} projections",
         )
 
+    def projections_batched(self, name: str) -> bool:
+        """Do input ``name``'s projections run as one batched call? Only for small ops (as
+        the element loop: a stacked call of a large op is no cheaper than its slices)."""
+        buf = self.bufs[name]
+        outs = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
+        tensor = self.op.inputs[name]
+        return batching.worth_batching(buf.size, sum(o.size for o in outs)) and batching.batchable(
+            self.op.forward, self.bufs, name, 2 * (PROJECTIONS + 1),
+            lambda r: sample_tensor(tensor, buf.shape, r))
+
     def _measured(self, grad: np.ndarray, offsets: np.ndarray, analytic: np.ndarray,
                   numeric: np.ndarray, noise: float) -> np.ndarray:
         """A projection's own error, measured: truncation grows as t^3 in <dout, J d>
@@ -374,10 +394,12 @@ class GradientChecker:
         probe = probe if isinstance(probe, tuple) else (probe,)
         return any(isinstance(o, np.ndarray) and np.may_share_memory(o, buf) for o in probe) or not out
 
-    def _numeric(self, name: str, flat: np.ndarray, plan: fd.StepPlan, copy: bool,
-                 numeric: np.ndarray) -> str:
+    def _numeric(self, name: str, flat: np.ndarray, plan: fd.StepPlan, numeric: np.ndarray) -> str:
         """Fill ``numeric``; returns "batched" or "loop", the way the forward was called."""
-        batched = self._batched_call(name, int(np.count_nonzero(plan.kind == fd.CENTRAL)))
+        central = plan.kind == fd.CENTRAL
+        batched = self._batched_call(name, int(np.count_nonzero(central)))
+        # (whether outputs alias the input costs a forward call: asked only where it matters)
+        copy = (batched is None or not central.all()) and self._returns_views(self.bufs[name])
         if batched is not None:
             call, stack = batched
             fd.batched_central(call, stack, plan, self.douts, numeric)

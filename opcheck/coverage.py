@@ -42,11 +42,12 @@ def covering_sample(shape: tuple[int, ...], rng: np.random.Generator,
     return np.sort(kept)
 
 
-def describe(projections: int, sampled: int, size: int) -> str:
-    """"all 32,768 elements" or "4 projections + 1,024 sampled elements"."""
+def describe(projections: int, sampled: int, size: int, joint: bool = False) -> str:
+    """"all 32,768 elements" or "4 projections + 1,024 sampled elements" ("4 joint
+    projections" where they moved every input at once)."""
     if sampled >= size and not projections:
         return f"all {size:,} elements"
-    parts = [f"{projections} projections"] if projections else []
+    parts = [f"{projections} {'joint ' if joint else ''}projections"] if projections else []
     if sampled:
         parts.append(f"{sampled:,} sampled elements" if sampled < size else f"all {size:,} elements")
     return " + ".join(parts) + f" (of {size:,})" if sampled < size else " + ".join(parts)

@@ -20,6 +20,7 @@ from . import (
     configurations,
     contract,
     forward_mode,
+    joint_projection,
     op_calls,
     second_order,
 )
@@ -169,9 +170,11 @@ def _check(op: Op, values: dict[str, np.ndarray], rng: np.random.Generator, mode
         mode = budgets.choose(elements, forward_seconds, seconds)
         checker.sample_limit = budgets.sample_limit(rules * len(grads or op.differentiable_inputs),
                                                     forward_seconds, seconds)
+    # Fast and sampled modes: one projection stage over every input first (as torch does).
+    joint = joint_projection.check(checker, grads, mode, rng) if grads and mode != "full" else {}
     for name in op.inputs:
         if grads is not None and name in grads:
-            result.inputs.append(checker.check(name, grads[name], mode, rng))
+            result.inputs.append(checker.check(name, grads[name], mode, rng, joint.get(name)))
     if op.jvp is not None:
         forward_mode.check(op, values, douts, outs, multi, out_arg, grads, checker, mode, rng, result)
     if op.double_backward is not None and grads is not None and order >= 2:

@@ -54,6 +54,7 @@ def parse(text: str, relation: bool = False) -> ast.expr:
     return tree
 
 
+@functools.lru_cache(maxsize=1024)
 def names(text: str, relation: bool = False) -> tuple[str, ...]:
     """The names in ``text`` in order of first appearance."""
     found = [n for n in ast.walk(parse(text, relation)) if isinstance(n, ast.Name)]

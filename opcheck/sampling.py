@@ -42,7 +42,8 @@ def sample_tensor(tensor: Tensor, shape: tuple[int, ...], rng: np.random.Generat
     kind = np.dtype(tensor.dtype).kind
     low, high = tensor.bounds_at(dims or {})
     if kind == "f":
-        values = np.clip(rng.uniform(low, high, size=shape).astype(tensor.dtype), low, high)
+        values = rng.uniform(low, high, size=shape).astype(tensor.dtype, copy=False)
+        values = np.clip(values, low, high, out=values if values.ndim else None)
     else:
         values = rng.integers(int(low), int(high), size=shape)
     return np.asarray(values, dtype=tensor.dtype)  # 0-d arrays, never numpy scalars
@@ -59,4 +60,4 @@ def sample_inputs(
 
 def sample_cotangent(template: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random upstream gradient shaped and typed like one forward output."""
-    return rng.standard_normal(template.shape).astype(template.dtype)
+    return rng.standard_normal(template.shape).astype(template.dtype, copy=False)

@@ -45,7 +45,7 @@ def test_over_budget_a_correct_op_passes_on_projections_and_a_covering_sample():
     report = opcheck.audit(_big(_scale_bw), variant="default", budget=0.5)
     assert report.status == "pass", str(report)
     item = report.variants[0].inputs[0]
-    assert item.coverage.startswith("4 projections + ") and "of 100,000" in item.coverage
+    assert item.coverage.startswith("4 joint projections + ") and "of 100,000" in item.coverage
     assert 0 < item.size < 100_000
     assert "projections" in report.to_dict()["coverage"]
 

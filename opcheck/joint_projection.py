@@ -1,0 +1,240 @@
+"""The projection stage of fast and sampled modes over all differentiable inputs at once.
+
+torch's fast gradcheck perturbs every input together along one random direction; so does
+this: ``PROJECTIONS`` random signed directions over the concatenation of the inputs (each
+input with its own step scale, elements near a bound left out as in the per-input
+projections) and one repeat at twice the step, which measures truncation. When
+<dout, J d> (central differences) agrees with sum_i <grad_i, d_i> for every direction,
+every input passes its projection stage at the cost of one input's projections; only when
+they disagree do the per-input projections run, to find which input is wrong.
+
+Where it applies (``engine._check``): backward's gradients (dense arrays) of two or more
+inputs, when the forward is called once per perturbation. Not where the per-input
+projections are batched (small ops whose forward verifiably broadcasts over a leading
+axis: there an input's projections cost one call, and a joint loop would cost ten), nor
+to a JVP's gradients (``Directional``: each direction costs a jvp call per input either
+way) or second-order checks, which keep their per-input projections.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import audit_progress, batching, contract
+from . import finite_diff as fd
+from .contract import ContractError
+from .result import InputResult
+from .sampling import sample_tensor
+
+#: A ``checker.GradientChecker`` (not imported: the checker imports this module).
+GradientChecker = Any
+
+#: Random signed directions (as per input); one more pair repeats the first at 2t.
+PROJECTIONS = 4
+
+
+def base_t(eps: float) -> float:
+    """The projections' step at |x| <= 1: eps^(1/3) as a power of two."""
+    return 2.0 ** round(math.log2(eps ** (1.0 / 3.0)))
+
+
+def steps(x64: np.ndarray, t: float, low: float, high: float, exclude_near: bool,
+          near_limit: int) -> tuple[np.ndarray, np.ndarray] | str:
+    """(per-element step t * max(1, |x|), with zeros at the elements within two steps of
+    a bound; those elements' flat indices), or why projections cannot cover the input."""
+    step = np.maximum(np.abs(x64), 1.0)
+    step *= t
+    near = np.empty(0, dtype=np.intp)
+    reach = 2 * float(step.max(initial=0.0))
+    if x64.size and (float(x64.min()) - reach < low or float(x64.max()) + reach > high):
+        # (twice the step: one projection is repeated at 2t to measure truncation)
+        near = np.flatnonzero((x64 - 2 * step < low) | (x64 + 2 * step > high))
+        if not exclude_near or near.size > near_limit:
+            return (f"fast mode: {near.size} element(s) within a step of a bound of the input's "
+                    "range, which a central projection cannot reach: checked element by element")
+        step[near] = 0.0  # the projections leave them alone; checked one by one instead
+    return step, near
+
+
+def _sign_bits(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(PROJECTIONS, n) random bits, drawn as ``signed`` draws them."""
+    bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * n // 8)), np.uint8), count=PROJECTIONS * n)
+    return bits.reshape(PROJECTIONS, n)
+
+
+def signed(rng: np.random.Generator, step: np.ndarray) -> np.ndarray:
+    """(PROJECTIONS + 1, n): random signs times ``step``; the last row is twice row 0."""
+    n = step.size
+    # Random signs from raw bytes: a tenth of the cost of integers() at 16k elements.
+    bits = np.unpackbits(np.frombuffer(rng.bytes(-(-PROJECTIONS * n // 8)), np.uint8), count=PROJECTIONS * n)
+    out = np.empty((PROJECTIONS + 1, n))
+    # (arithmetic, not a masked np.negative: a ufunc with where= is 10x slower here)
+    np.multiply(bits.reshape(PROJECTIONS, n), -2.0, out=out[:PROJECTIONS])
+    out[:PROJECTIONS] += 1.0  # bit 0 -> +1, bit 1 -> -1
+    out[:PROJECTIONS] *= step
+    np.multiply(out[0], 2.0, out=out[PROJECTIONS])
+    return out
+
+
+def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
+          rng: np.random.Generator) -> dict[str, InputResult]:
+    """Input name → its passed projection stage ("4 joint projections"), for every input
+    the joint projections covered and agreed on; empty where they do not apply or
+    disagree (then each input runs its own projections, as without this stage)."""
+    t = base_t(checker.eps)
+    members: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for name, grad in grads.items():
+        if not isinstance(grad, np.ndarray):
+            continue
+        flat = checker.bufs[name].reshape(-1)
+        x64 = flat.astype(np.float64)
+        low, high = checker.op.inputs[name].bounds
+        got = steps(x64, t, low, high, *checker.near_policy(name, mode))
+        if not isinstance(got, str):
+            members[name] = (x64, *got)
+    if len(members) < 2:
+        return {}
+    together = _batchable(checker, list(members))
+    if not together and any(checker.projections_batched(name) for name in members):
+        return {}  # one batched call per input beats a joint loop of ten calls
+    # When the joint projections disagree, the per-input stages draw exactly what they
+    # would have drawn without this one (a saved state costs 2 us, a jumped stream 60 us).
+    saved = rng.bit_generator.state
+    try:
+        analytic, numeric, offsets = _differences(checker, grads, members, rng, together)
+    except Exception as exc:  # noqa: BLE001 - any exception of the op's is reported
+        raise ContractError(
+            f"forward raised {type(exc).__name__}: {exc} while the audit perturbed inputs "
+            f"{', '.join(map(repr, members))} together", contract.user_traceback(exc),
+        ) from None
+    diff = np.abs(analytic - numeric)
+    noise = fd.NOISE_FACTOR * checker.eps * checker.noise_rms_scale
+    spread = sum(np.abs(o).sum(axis=1) for o in offsets.values()) if checker.atol else 0.0
+    allowed = checker.rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise + checker.atol * spread
+    if np.any(diff > allowed) or np.any(diff[:-1] > _measured(checker, grads, offsets, analytic,
+                                                              numeric, noise, spread)[:-1]):
+        rng.bit_generator.state = saved
+        return {}
+    for name, (_, _, near) in members.items():
+        checker._near[name] = near
+    diff, analytic, numeric = diff[:-1], analytic[:-1], numeric[:-1]
+    rel = float((diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))).max())
+    return {name: InputResult(
+        name=name, shape=tuple(checker.bufs[name].shape), dtype=checker.op.inputs[name].dtype,
+        status="pass", counts={label: 0 for label in fd.OUTCOME_NAMES},
+        max_rel_error=rel, max_abs_error=float(diff.max() / (2 * t)), rtol=checker.rtol,
+        atol=checker.atol, step_min=t, step_max=t, max_error_estimate=noise / (2 * t),
+        method="joint projections, batched" if together else "joint projections", coverage=f"{PROJECTIONS} joint projections",
+    ) for name in members}
+
+
+def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+                 members: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 rng: np.random.Generator, together: bool
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(sum_i <grad_i, offset_i>, <dout, f(x + d) - f(x - d)>) per pair, and each
+    input's realised offsets (pairs, n_i). One pair's perturbed inputs at a time (nothing
+    of size pairs * n beyond the directions and their offsets), or all in one batched
+    call where the forward verifiably takes ``together``."""
+    pairs = PROJECTIONS + 1
+    if together:
+        directions = {name: signed(rng, step) for name, (_, step, _) in members.items()}
+        return _batched_differences(checker, grads, members, directions)
+    # Row k's direction is made where it is used, while the input is in cache.
+    signs = {name: _sign_bits(rng, x64.size) for name, (x64, _, _) in members.items()}
+    offsets = {name: np.empty((pairs, x64.size)) for name, (x64, _, _) in members.items()}
+    flats = {name: checker.bufs[name].reshape(-1) for name in members}
+    lower = {name: np.empty_like(flat) for name, flat in flats.items()}
+    d = np.empty(max(flat.size for flat in flats.values()))
+    numeric = np.empty(pairs)
+    audit_progress.begin(", ".join(flats), pairs, "joint projections")
+    try:
+        for k in range(pairs):
+            audit_progress.slots[audit_progress.DONE] = k
+            for name, flat in flats.items():
+                x64, step = members[name][0], members[name][1]
+                dk = d[: flat.size]
+                np.multiply(signs[name][k % PROJECTIONS], -2.0 * (1 + k // PROJECTIONS), out=dk)
+                dk += 1 + k // PROJECTIONS  # bit 0 -> +1, bit 1 -> -1 (times 2 for the last pair)
+                dk *= step
+                np.add(x64, dk, out=flat, casting="unsafe")  # x + d, rounded to the input's dtype
+                np.subtract(x64, dk, out=lower[name], casting="unsafe")
+                # The offset the rounded inputs really realise, exactly once rounded.
+                np.subtract(flat, lower[name], out=offsets[name][k], dtype=np.float64)
+            fp = _own(checker.call(), flats)
+            for name, flat in flats.items():
+                flat[:] = lower[name]
+            numeric[k] = checker.project(fp, checker.call())
+    finally:
+        for name, flat in flats.items():
+            flat[:] = members[name][0]
+    analytic = sum(offsets[name] @ grads[name].astype(np.float64, copy=False).ravel() for name in members)
+    return np.asarray(analytic, dtype=np.float64), numeric, offsets
+
+
+def _batchable(checker: GradientChecker, names: list[str]) -> bool:
+    """Is the op small enough to batch, and does its forward take a stack of every input
+    in ``names`` at once (verified as ``batching`` does)?"""
+    outs = checker.f0 if isinstance(checker.f0, tuple) else (checker.f0,)
+    size = sum(checker.bufs[n].size for n in names) + sum(o.size for o in outs)
+    if not batching.worth_batching(size, 0):
+        return False
+    samples = {n: functools.partial(sample_tensor, checker.op.inputs[n], checker.bufs[n].shape)
+               for n in names}
+    return batching.batchable_together(checker.op.forward, checker.bufs, samples, 2 * (PROJECTIONS + 1))
+
+
+def _batched_differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+                         members: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                         directions: Mapping[str, np.ndarray],
+                         ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``_differences`` in one call: rows 2k and 2k+1 of each input's stack hold x + d_k
+    and x - d_k."""
+    pairs = PROJECTIONS + 1
+    args = dict(checker.views)
+    offsets: dict[str, np.ndarray] = {}
+    analytic = np.zeros(pairs)
+    for name, (x64, _, _) in members.items():
+        buf = checker.bufs[name]
+        stack = np.empty((2 * pairs, buf.size), dtype=buf.dtype)
+        np.add(x64, directions[name], out=stack[0::2], casting="unsafe")
+        np.subtract(x64, directions[name], out=stack[1::2], casting="unsafe")
+        offsets[name] = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
+        analytic += offsets[name] @ grads[name].astype(np.float64, copy=False).ravel()
+        args[name] = batching.readonly(stack).reshape(2 * pairs, *buf.shape)
+    numeric = fd.project_rows(checker.op.forward(**args), checker.douts, pairs)
+    return analytic, numeric, offsets
+
+
+def _own(out: Any, bufs: Mapping[str, np.ndarray]) -> Any:
+    """``out``, copied if it is a view of a buffer the next perturbation overwrites."""
+    items = out if isinstance(out, tuple) else (out,)
+    if any(isinstance(o, np.ndarray) and np.may_share_memory(o, b) for o in items for b in bufs.values()):
+        return fd._copy(out)
+    return out
+
+
+def _measured(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+              offsets: Mapping[str, np.ndarray], analytic: np.ndarray, numeric: np.ndarray,
+              noise: float, spread: np.ndarray | float) -> np.ndarray:
+    """The joint projections' own error, measured as ``GradientChecker._measured`` does
+    for one input: truncation from pair 0 (step t) against the last pair (2t), plus the
+    outputs' rounding, plus the gradients' rounding — 64 units of each gradient's dtype
+    on each of its terms, independent across inputs, so added as one random walk."""
+    e = numeric - analytic
+    truncation = abs(e[-1] - 2 * e[0]) / 6
+    scale = np.abs(analytic) / max(abs(analytic[0]), 1e-300)
+    walk = np.zeros(analytic.size)
+    for name, off in offsets.items():
+        grad = grads[name]
+        geps = float(np.finfo(grad.dtype).eps) if grad.dtype.kind == "f" else checker.eps
+        g = grad.astype(np.float64, copy=False).ravel()
+        walk += (64 * max(geps, checker.eps)) ** 2 * (np.square(off) @ np.square(g))
+    return (fd.ERROR_ESTIMATE_FACTOR * (truncation * np.maximum(scale, 1.0) + noise)
+            + np.sqrt(walk) + checker.atol * spread)
+
