@@ -1,0 +1,101 @@
+"""The forward's measured conditioning, and the tolerance a correct backward inherits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bug_gallery import BUGS, CORRECT
+
+import opcheck
+from opcheck import conditioning
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _variance(x):
+    return np.mean((x - x.mean()) ** 2)
+
+
+def _measure(forward, x: np.ndarray, seed: int = 0) -> float:
+    out = np.asarray(forward(x))
+    dout = np.ones_like(out)
+    return conditioning.condition(lambda x: forward(x), {"x": x}, ["x"], [dout], [out],
+                                  float(np.finfo(x.dtype).eps), np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("forward", [np.tanh, lambda x: np.exp(x), lambda x: x @ x.T],
+                         ids=["tanh", "exp", "gram"])
+def test_a_well_conditioned_forward_measures_about_one(forward) -> None:
+    x = np.random.default_rng(1).uniform(-1, 1, (8, 8)).astype(np.float32)
+    assert _measure(forward, x) < 4
+
+
+def test_a_float32_variance_near_2048_measures_its_lost_digits() -> None:
+    rng = np.random.default_rng(2)
+    near = (2048 + rng.uniform(-0.25, 0.25, 16)).astype(np.float32)
+    centred = rng.uniform(-0.25, 0.25, 16).astype(np.float32)
+    # x - mean cancels ~4 digits near 2048; the same spread around 0 cancels none.
+    assert _measure(_variance, near) > 1000
+    assert _measure(_variance, centred) < 4
+
+
+def test_the_measure_does_not_depend_much_on_the_draw() -> None:
+    x = (2048 + np.random.default_rng(3).uniform(-0.25, 0.25, 64)).astype(np.float32)
+    kappas = [_measure(_variance, x, seed) for seed in range(10)]
+    assert max(kappas) < 4 * min(kappas)
+
+
+def test_a_forward_that_breaks_at_the_moved_inputs_widens_nothing() -> None:
+    def fussy(x):
+        if not np.array_equal(x, original):
+            raise ValueError("only the original")
+        return _variance(x)
+
+    original = (2048 + np.random.default_rng(4).uniform(-0.25, 0.25, 16)).astype(np.float32)
+    assert _measure(fussy, original) == conditioning.WELL_CONDITIONED
+    nan_elsewhere = lambda x: _variance(x) if np.array_equal(x, original) else np.float32("nan")  # noqa: E731
+    assert _measure(nan_elsewhere, original) == conditioning.WELL_CONDITIONED
+
+
+def test_the_inherited_error_scales_with_condition_and_gradient() -> None:
+    assert conditioning.inherited(1.0, EPS32, 5.0) == 0.0  # well conditioned: no widening
+    assert conditioning.inherited(1000.0, EPS32, 2.0) == pytest.approx(
+        conditioning.FACTOR * 1000 * EPS32 * 2.0)
+    assert conditioning.inherited(1000.0, EPS32, float("nan")) == 0.0
+
+
+def test_the_gradient_norm_is_estimated_from_projections() -> None:
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal(400)
+    directions = np.where(rng.integers(0, 2, (300, 400)) == 0, 1.0, -1.0) * 1e-3
+    estimate = conditioning.projected_norm(directions @ g, directions)
+    assert estimate == pytest.approx(np.linalg.norm(g), rel=0.2)
+    assert conditioning.projected_norm(np.zeros(2), np.zeros((2, 400))) == 0.0
+
+
+def _case(name: str):
+    return next(c for c in BUGS + CORRECT if c.op.name == name)
+
+
+@pytest.mark.parametrize("mode", ["auto", "full", "fast"])
+def test_a_correct_variance_near_2048_passes_and_says_why(mode: str) -> None:
+    report = opcheck.audit(_case("ok.variance_near_2048.float32").op, mode=mode)
+    assert report.status == "pass", str(report)
+    assert "digits" in str(report) or mode == "fast"  # fast mode's projections carry no note
+
+
+@pytest.mark.parametrize("mode", ["auto", "full", "fast"])
+def test_a_backward_losing_digits_its_forward_keeps_fails(mode: str) -> None:
+    report = opcheck.audit(_case("bug.std_naive_variance.float32").op, mode=mode)
+    assert report.status == "fail"
+    assert {i.name for v in report.variants for i in v.inputs if i.status == "fail"} == {"x"}
+
+
+@pytest.mark.parametrize("mode", ["auto", "full", "fast"])
+def test_its_correct_sibling_passes(mode: str) -> None:
+    assert opcheck.audit(_case("ok.std_near_2048.float32").op, mode=mode).status == "pass"
+
+
+def test_a_well_conditioned_op_is_not_widened() -> None:
+    report = opcheck.audit(_case("ok.tanh_affine.float32").op)
+    assert report.status == "pass" and "digits" not in str(report)
