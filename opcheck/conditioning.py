@@ -53,12 +53,10 @@ def condition(forward: Callable[..., Any], values: Mapping[str, np.ndarray], nam
         try:
             with np.errstate(all="ignore"):
                 raw = forward(**moved)
-        except Exception:
+                again = list(raw) if isinstance(raw, tuple) else [raw]
+                value = _project(weights, [np.asarray(o) for o in again]) if len(again) == len(outs) else math.nan
+        except Exception:  # noqa: BLE001 (its contract was checked at the given inputs only)
             return WELL_CONDITIONED
-        again = list(raw) if isinstance(raw, tuple) else [raw]
-        if len(again) != len(outs):
-            return WELL_CONDITIONED
-        value = _project(weights, [np.asarray(o) for o in again])
         if not math.isfinite(value):
             return WELL_CONDITIONED
         moves += (value - base) ** 2

@@ -53,7 +53,7 @@ def test_a_forward_that_breaks_at_the_moved_inputs_widens_nothing() -> None:
 
     original = (2048 + np.random.default_rng(4).uniform(-0.25, 0.25, 16)).astype(np.float32)
     assert _measure(fussy, original) == conditioning.WELL_CONDITIONED
-    nan_elsewhere = lambda x: _variance(x) if np.array_equal(x, original) else np.float32("nan")  # noqa: E731
+    nan_elsewhere = lambda x: _variance(x) if np.array_equal(x, original) else np.float32("nan")
     assert _measure(nan_elsewhere, original) == conditioning.WELL_CONDITIONED
 
 
