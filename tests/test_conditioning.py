@@ -99,3 +99,31 @@ def test_its_correct_sibling_passes(mode: str) -> None:
 def test_a_well_conditioned_op_is_not_widened() -> None:
     report = opcheck.audit(_case("ok.tanh_affine.float32").op)
     assert report.status == "pass" and "digits" not in str(report)
+
+
+def _near_2048(spread: float):
+    def draw(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return (2048 + rng.uniform(-spread, spread, size=shape)).astype(dtype)
+    return draw
+
+
+def _sampled(name: str, spread: float, backward, n: int = 64) -> opcheck.Op:
+    """An op whose inputs have no bound: fast mode compares projections only."""
+    case = _case(name)
+    return opcheck.Op(name=name + ".sampled", forward=case.op.forward, backward=backward,
+                      inputs={"x": opcheck.Tensor(shape=(n,), dtype="float32", sampler=_near_2048(spread))})
+
+
+@pytest.mark.parametrize("n", [64, 5000])
+def test_fast_mode_projections_allow_for_the_forward_too(n: int) -> None:
+    op = _sampled("ok.variance_near_2048.float32", 0.25,
+                  lambda dout, x: {"x": dout * 2 * (x - x.mean()) / x.size}, n)
+    report = opcheck.audit(op, mode="fast")
+    assert report.status == "pass", str(report)
+    assert report.coverage == "x: 4 projections"  # no fall back to a full check
+
+
+def test_fast_mode_projections_still_catch_the_naive_backward() -> None:
+    bug = _case("bug.std_naive_variance.float32")
+    report = opcheck.audit(_sampled(bug.op.name, 3.0, bug.op.backward), mode="fast")
+    assert report.status == "fail" and "input 'x'" in report.message
