@@ -54,7 +54,8 @@ def condition(forward: Callable[..., Any], values: Mapping[str, np.ndarray], nam
             with np.errstate(all="ignore"):
                 raw = forward(**moved)
                 again = list(raw) if isinstance(raw, tuple) else [raw]
-                value = _project(weights, [np.asarray(o) for o in again]) if len(again) == len(outs) else math.nan
+                same = len(again) == len(outs)
+                value = _project(weights, [np.asarray(o) for o in again]) if same else math.nan
         except Exception:  # noqa: BLE001 (its contract was checked at the given inputs only)
             return WELL_CONDITIONED
         if not math.isfinite(value):
