@@ -127,3 +127,23 @@ def test_fast_mode_projections_still_catch_the_naive_backward() -> None:
     bug = _case("bug.std_naive_variance.float32")
     report = opcheck.audit(_sampled(bug.op.name, 3.0, bug.op.backward), mode="fast")
     assert report.status == "fail" and "input 'x'" in report.message
+
+
+def test_a_float64_op_computing_in_float32_is_measured_at_float32() -> None:
+    # op_calls.precision finds float32 values in the float64 outputs; the inputs then move
+    # by float32's rounding unit, which the forward's cast keeps (float64's it would lose).
+    def forward(x):
+        y = x.astype(np.float32)
+        return np.mean((y - y.mean(axis=1, keepdims=True)) ** 2, axis=1).astype(np.float64)
+
+    def backward(dout, x):
+        y = x.astype(np.float32)
+        d = dout.astype(np.float32)[:, None]
+        return {"x": (d * 2 * (y - y.mean(axis=1, keepdims=True)) / y.shape[1]).astype(np.float64)}
+
+    op = opcheck.Op(name="t.variance_in_float32", forward=forward, backward=backward,
+                    dims={"N": 4, "D": 16},
+                    inputs={"x": opcheck.Tensor(shape=("N", "D"), low=2047.75, high=2048.25)})
+    report = opcheck.audit(op, variant="default")
+    assert report.status == "pass", str(report)
+    assert "eps 1.19e-07" in str(report) and "digits" in str(report)
