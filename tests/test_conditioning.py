@@ -52,13 +52,15 @@ def test_a_forward_that_breaks_at_the_moved_inputs_widens_nothing() -> None:
         return _variance(x)
 
     original = (2048 + np.random.default_rng(4).uniform(-0.25, 0.25, 16)).astype(np.float32)
-    assert _measure(fussy, original) == conditioning.WELL_CONDITIONED
+    assert _measure(fussy, original) == 1.0
     nan_elsewhere = lambda x: _variance(x) if np.array_equal(x, original) else np.float32("nan")
-    assert _measure(nan_elsewhere, original) == conditioning.WELL_CONDITIONED
+    assert _measure(nan_elsewhere, original) == 1.0
+    assert conditioning.inherited(1.0, EPS32, 1.0) == 0.0
 
 
 def test_the_inherited_error_scales_with_condition_and_gradient() -> None:
     assert conditioning.inherited(1.0, EPS32, 5.0) == 0.0  # well conditioned: no widening
+    assert conditioning.inherited(conditioning.WELL_CONDITIONED, EPS32, 5.0) == 0.0
     assert conditioning.inherited(1000.0, EPS32, 2.0) == pytest.approx(
         conditioning.FACTOR * 1000 * EPS32 * 2.0)
     assert conditioning.inherited(1000.0, EPS32, float("nan")) == 0.0
