@@ -9,7 +9,7 @@ measured in one run against the same audit with the measurement switched off:
   measurement against the four forward calls it adds;
 - the built-in library's default audit, and how many of its variants measure it at all.
 
-    python benchmarks/conditioning_cost.py [--repeats 15]
+    python benchmarks/conditioning_cost.py [--repeats 35]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _median_seconds(run: Callable[[], object], kinds: tuple[str, ...], repeats: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=35)
     args = parser.parse_args()
     os.environ.setdefault("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
     ops = opcheck.discover()
