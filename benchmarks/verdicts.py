@@ -1,6 +1,6 @@
 """How often does each rule get the gallery's verdicts right, measured in one run?
 
-Runs tests/bug_gallery.py's ops (24 bugs, 14 correct-but-tricky ops), or with
+Runs tests/bug_gallery.py's ops (25 bugs, 16 correct-but-tricky ops), or with
 ``--gallery adversarial`` tests/gallery/adversarial.py's (18 bugs, 24 correct ops, each
 at seeds 0-4), through:
 - the seed notebook's rule: h = 1e-5 central differences, rel_error < 1e-7 is "good";

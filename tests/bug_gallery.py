@@ -120,6 +120,21 @@ def _mean_rows_fw(x):
     return x.mean(axis=1)
 
 
+def _variance_fw(x):
+    return np.mean((x - x.mean()) ** 2)  # two-pass: stable
+
+
+def _std_fw(x):
+    return np.sqrt(_variance_fw(x))
+
+
+def _std_bw_naive(dout, x):
+    # Bug: E[x^2] - E[x]^2 in float32 cancels two numbers near 4.2e6 (rounding unit 0.5)
+    # to a variance near 3: digits the two-pass forward keeps.
+    var = np.mean(x * x) - x.mean() ** 2
+    return {"x": dout * (x - x.mean()) / (x.size * np.sqrt(var))}
+
+
 BUGS: list[Case] = [
     Case(_op("bug.matmul_missing_transpose", lambda x, w: x @ w,
              lambda dout, x, w: {"x": dout @ w, "w": x.T @ dout},  # dout @ w.T intended
@@ -212,6 +227,10 @@ BUGS: list[Case] = [
                                          "target": -dout * (pred - target) / pred.size},
              {"N": 4}, pred=Tensor(shape=("N",)), target=Tensor(shape=("N",))),
          "fail", "mse gradient without the factor 2", "pred"),
+    Case(_op("bug.std_naive_variance.float32", _std_fw, _std_bw_naive,
+             x=Tensor(shape=(64,), dtype="float32", low=2045.0, high=2051.0)),
+         "fail", "a float32 std whose backward recomputes the variance as E[x^2] - E[x]^2: it "
+         "loses digits the forward keeps, however the tolerance allows for the forward's own", "x"),
 ]
 
 
@@ -281,6 +300,15 @@ CORRECT: list[Case] = [
              {"N": 5}, logits=Tensor(shape=("N", 4)),
              y=Tensor(shape=("N",), dtype="int64", low=0, high=4)),
          "pass", "cross-entropy with a non-differentiable integer input"),
+    Case(_op("ok.variance_near_2048.float32", _variance_fw,
+             lambda dout, x: {"x": dout * 2 * (x - x.mean()) / x.size}, {"N": 16},
+             x=Tensor(shape=("N",), dtype="float32", low=2047.75, high=2048.25)),
+         "pass", "float32 variance of values near 2048: x - mean loses three digits in the forward "
+         "and in its (correct) backward alike"),
+    Case(_op("ok.std_near_2048.float32", _std_fw,
+             lambda dout, out, x: {"x": dout * (x - x.mean()) / (x.size * out)},
+             x=Tensor(shape=(64,), dtype="float32", low=2045.0, high=2051.0)),
+         "pass", "float32 std near 2048, the naive-variance bug's correct sibling"),
 ]
 
 KINKS: list[Case] = [
