@@ -39,3 +39,11 @@ def test_two_calls_that_differ_beyond_rounding_are_nondeterministic():
     check_deterministic([a], [a + 1e-15])  # within rounding: fine
     with pytest.raises(ContractError, match=r"nondeterministic.*output 0 at index \(2,\)"):
         check_deterministic([a], [np.array([1.0, 1.0, 1.5, 1.0])])
+
+
+def test_a_single_float64_output_computed_in_float32_is_recognised():
+    # One value with more than 12 significant bits is a float32 number by chance with odds
+    # 2^-29: a scalar loss computed in float32 is checked at float32's precision.
+    out = np.array([np.float32(0.7371239)], dtype=np.float64)
+    eps, warnings = _precision(out)
+    assert eps == EPS32 and "exact float32 numbers" in warnings[0]
