@@ -121,7 +121,7 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
         rng.bit_generator.state = saved
         return {}
     for name, (_, _, near) in members.items():
-        checker._near[name] = near
+        checker.near[name] = near
     diff, analytic, numeric = diff[:-1], analytic[:-1], numeric[:-1]
     rel = float((diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))).max())
     return {name: InputResult(

@@ -110,9 +110,9 @@ def test_a_failing_input_keeps_every_elements_error_for_the_heat_map() -> None:
 
 
 def test_an_input_too_large_for_the_heat_map_keeps_only_its_worst_elements(monkeypatch) -> None:
-    from opcheck import checker
+    from opcheck import summary
 
-    monkeypatch.setattr(checker, "HEATMAP_ELEMENTS", 10)
+    monkeypatch.setattr(summary, "HEATMAP_ELEMENTS", 10)
     item = opcheck.audit(_tanh(factor=1.01), variant="default").variants[0].inputs[0]
     assert item.status == "fail" and item.abs_errors is None and item.mismatches
 
