@@ -25,6 +25,7 @@ from .choices import did_you_mean
 from .declaration_errors import collecting
 from .errors import PluginError, UsageError
 from .hook_calls import HookCall, WrapperError, each_implementation
+from .limits import max_input_bytes
 from .plugin_errors import (
     declaration_error,
     import_failure,
@@ -190,6 +191,7 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
 
     Broken plugins do not raise: they are listed in ``.errors`` of the returned registry.
     """
+    max_input_bytes()  # a bad $OPCHECK_MAX_INPUT_BYTES: one UsageError, not one per op
     pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
     registry = Registry(errors=errors, plugins=loaded, plugin_manager=pm)
     duplicates: set[str] = set()

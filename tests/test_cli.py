@@ -363,11 +363,14 @@ USAGE_ERRORS = [
     pytest.param(["audit", "relu"], "OPCHECK_BUDGET='abc' is not a budget", id="env-budget-text"),
     pytest.param(["audit", "relu", "--mode", "full"], "OPCHECK_BUDGET='-1' is not a budget",
                  id="env-budget-negative"),
+    pytest.param(["list"], "OPCHECK_MAX_INPUT_BYTES='abc' is not a number of bytes",
+                 id="env-size-limit-text"),
 ]
 
 #: Environment of the USAGE_ERRORS that set one.
 USAGE_ENV = {"env-budget-text": {"OPCHECK_BUDGET": "abc"},
-             "env-budget-negative": {"OPCHECK_BUDGET": "-1"}}
+             "env-budget-negative": {"OPCHECK_BUDGET": "-1"},
+             "env-size-limit-text": {"OPCHECK_MAX_INPUT_BYTES": "abc"}}
 
 
 @pytest.mark.parametrize("args, words", USAGE_ERRORS)
