@@ -777,3 +777,55 @@ def test_opcheck_budget_reaches_the_default_mode(pytester: pytest.Pytester) -> N
     bad = pytester.runpytest("--opcheck-budget", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "budget (seconds > 0)" in bad.stderr.str()
+
+
+EXITING = """
+import os
+import sys
+
+import opcheck
+
+
+def exits(x):
+    sys.exit(3)
+
+
+def os_exits(x):
+    os._exit(4)
+
+
+def grad(dout, x):
+    return {"x": dout}
+
+
+@opcheck.hookimpl
+def opcheck_ops():
+    x = {"x": opcheck.Tensor(shape=(3,))}
+    return [opcheck.Op(name="exiting.sys", forward=exits, backward=grad, inputs=x),
+            opcheck.Op(name="exiting.os", forward=os_exits, backward=grad, inputs=x)]
+"""
+
+
+def test_an_op_that_exits_fails_its_item_in_a_few_lines(pytester: pytest.Pytester,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """sys.exit or os._exit in an op: its item (and a fixture test) fails with one message
+    naming the op and the line, not ~900 lines through pytest, pluggy and opcheck."""
+    monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(exiting_ops=EXITING, test_fixture_exit="""
+def test_fixture(opcheck):
+    opcheck.assert_gradients("exiting.sys")
+""")
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("--opcheck", "--opcheck-plugin", "exiting_ops",
+                                           "--opcheck-ops", "exiting.*", "-p", "no:randomly")
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    where = pytester.path / "exiting_ops.py"
+    lines = (pytester.path / "exiting_ops.py").read_text().splitlines()
+    sys_line, os_line = lines.index("    sys.exit(3)") + 1, lines.index("    os._exit(4)") + 1
+    result.stdout.fnmatch_lines([
+        f"*exiting.sys: ERROR*forward called sys.exit(3) at {where}:{sys_line}*",
+        f"*exiting.os: ERROR*forward called os._exit(4) at {where}:{os_line}*"])
+    assert out.count(f"forward called sys.exit(3) at {where}:{sys_line}") >= 2  # item, fixture
+    assert not [p for p in ("pluggy/_", "_pytest/", "opcheck/engine.py") if p in out], out
+    assert len(out.splitlines()) < 80, out
