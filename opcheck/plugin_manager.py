@@ -26,6 +26,7 @@ from .declaration_errors import collecting
 from .errors import PluginError, UsageError
 from .hook_calls import HookCall, WrapperError, each_implementation
 from .limits import max_input_bytes
+from .plugin_specs import plugin_list
 from .plugin_errors import (
     declaration_error,
     import_failure,
@@ -100,7 +101,7 @@ def make_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.NAME)
     pm.add_hookspecs(hookspecs)
     explicit: list[PluginSpec] = []
-    for spec in plugins:
+    for spec in plugin_list(plugins):
         if isinstance(spec, str) and spec.startswith("no:"):
             pm.set_blocked(spec[3:])
         else:

@@ -143,3 +143,9 @@ def test_an_op_that_calls_sys_exit_is_its_variants_error_not_the_end_of_the_scri
                                      f"{__file__}:{line}; an op must raise an exception"), \
         report.message
     assert "sys.exit(3)" in report.variants[0].traceback
+
+
+@pytest.mark.parametrize("op", [123, None, ["relu"]])
+def test_an_op_that_is_neither_an_op_nor_a_name_is_a_usage_error(op):
+    with pytest.raises(UsageError, match=r"op must be an opcheck.Op or the name of a discovered op"):
+        audit(op)
