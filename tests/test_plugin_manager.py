@@ -504,3 +504,18 @@ def test_one_plugin_name_alone_is_a_list_of_one(write_plugin):
     assert "t.alone" in opcheck.discover(plugins=name)
     assert opcheck.audit("t.alone", plugins=name).status == "pass"
     assert "t.alone" in opcheck.discover(plugins=importlib.import_module(name))
+
+
+@pytest.mark.parametrize("source, line, words", [
+    pytest.param("import opcheck\n\ndef broken(:\n    pass\n", 3, "SyntaxError", id="syntax-error"),
+    pytest.param("import numpy\n\nx = numpy.nosuch\n", 3, "no attribute 'nosuch'",
+                 id="error-raised-inside-numpy"),
+])
+def test_an_import_error_names_the_plugins_own_line(write_plugin, tmp_path, source, line, words):
+    """Not opcheck's import call (a syntax error) nor numpy's __getattr__: the user's line."""
+    name = write_plugin(source)
+    with pytest.raises(opcheck.UsageError) as info:
+        opcheck.discover([name])
+    text = str(info.value)
+    assert words in text and f"(at {tmp_path / name}.py:{line})" in text, text
+    assert "plugin_manager.py" not in text and "site-packages" not in text, text
