@@ -829,3 +829,17 @@ def test_fixture(opcheck):
     assert out.count(f"forward called sys.exit(3) at {where}:{sys_line}") >= 2  # item, fixture
     assert not [p for p in ("pluggy/_", "_pytest/", "opcheck/engine.py") if p in out], out
     assert len(out.splitlines()) < 80, out
+
+
+def test_option_mistakes_are_told_in_pytests_own_options(project: pytest.Pytester) -> None:
+    """A file path given to --opcheck-plugin, and a missing --opcheck-baseline file: the fix
+    names what exists in pytest (--opcheck-plugin NAME; opcheck audit --update-baseline)."""
+    path = project.runpytest(*mylib("--opcheck-plugin", "mylib_ops.py"))
+    assert path.ret != 0
+    path.stdout.fnmatch_lines(["*--opcheck-plugin takes a module name, not a file path; "
+                               "--opcheck-plugin mylib_ops*"])
+    assert "-p mylib_ops" not in path.stdout.str()
+    missing = project.runpytest(*mylib("--opcheck-baseline", "nosuch.json"))
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*--opcheck-baseline nosuch.json: no such file; create it with "
+                                  "opcheck audit --baseline nosuch.json --update-baseline"])
