@@ -251,8 +251,10 @@ def _skip(reason: str) -> NoReturn:
 
 
 def _fail(message: str) -> NoReturn:
+    """Fail the test with ``message`` alone; ``from None``: raised while handling an
+    ``OpcheckError``, pytest would print the message twice ("During handling of ...")."""
     __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 # -- the fixture -------------------------------------------------------------------------

@@ -843,3 +843,19 @@ def test_option_mistakes_are_told_in_pytests_own_options(project: pytest.Pyteste
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*--opcheck-baseline nosuch.json: no such file; create it with "
                                   "opcheck audit --baseline nosuch.json --update-baseline"])
+
+
+def test_a_bad_marker_argument_is_said_once(project: pytest.Pytester) -> None:
+    project.makepyfile(test_marked="""
+import pytest
+
+
+@pytest.mark.opcheck(mode="slow")
+def test_marked(opcheck):
+    opcheck.assert_gradients("mylib.square")
+""")
+    result = project.runpytest("test_marked.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert out.count("mode='slow' is not a mode; use one of") == 2, out  # the failure + summary
+    assert "During handling" not in out
