@@ -389,6 +389,15 @@ def test_an_infinite_timeout_is_no_timeout(run, jobs):
     assert "1 passed" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_resume_of_a_file_that_does_not_exist_says_it_starts_a_new_stream(run, workdir):
+    result = run("audit", "relu", "--resume", "nonexist.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert ("opcheck: starting a new results stream nonexist.jsonl: it does not exist yet, so "
+            "there is nothing to resume") in result.stderr
+    assert "resuming from" not in result.stderr
+    assert (workdir / "nonexist.jsonl").exists()
+
+
 def test_resume_refuses_results_of_another_seed(run):
     first = run("audit", "matmul", "--results", "r.jsonl")
     assert first.returncode == 0, first.stderr
