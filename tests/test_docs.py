@@ -270,3 +270,9 @@ def test_every_subpackage_is_in_the_architecture_table(package):
 def test_the_architecture_names_the_built_in_plugins_folder_as_it_is():
     text = ARCHITECTURE_MD.read_text(encoding="utf-8")
     assert (ROOT / "plugins").is_dir() and "opcheck_plugins/" not in text
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_docs_cite_no_file_outside_the_repository(page):
+    """The team's shared CONTRACT.md is not shipped: a reader could not open it."""
+    assert "CONTRACT.md" not in (DOCS / page).read_text(encoding="utf-8")

@@ -751,6 +751,7 @@ def test_the_docs_examples_run_as_shown(pytester: pytest.Pytester,
         "opcheck::mylib.standardize PASSED*",
     ])
     result.assert_outcomes(passed=5, xfailed=2)
+    assert "warning" not in result.stdout.str().lower()  # each example checks something
     (pytester.path / "conftest.py").unlink()  # the failure the docs show
     result = pytester.runpytest("--opcheck-ops", "mylib.softplus", "-p", "no:cacheprovider")
     shown = DOCS.read_text(encoding="utf-8").split("opcheck mylib.softplus _")[1]
