@@ -815,11 +815,19 @@ def test_an_op_that_exits_fails_its_item_in_a_few_lines(pytester: pytest.Pyteste
     pytester.makepyfile(exiting_ops=EXITING, test_fixture_exit="""
 def test_fixture(opcheck):
     opcheck.assert_gradients("exiting.sys")
+
+
+def test_fixture_os(opcheck):
+    opcheck.assert_gradients("exiting.os")
+
+
+def test_the_session_goes_on():
+    pass
 """)
     pytester.syspathinsert()
     result = pytester.runpytest_subprocess("--opcheck", "--opcheck-plugin", "exiting_ops",
                                            "--opcheck-ops", "exiting.*", "-p", "no:randomly")
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=4, passed=1)
     out = result.stdout.str()
     where = pytester.path / "exiting_ops.py"
     lines = (pytester.path / "exiting_ops.py").read_text().splitlines()
@@ -828,6 +836,7 @@ def test_fixture(opcheck):
         f"*exiting.sys: ERROR*forward called sys.exit(3) at {where}:{sys_line}*",
         f"*exiting.os: ERROR*forward called os._exit(4) at {where}:{os_line}*"])
     assert out.count(f"forward called sys.exit(3) at {where}:{sys_line}") >= 2  # item, fixture
+    assert out.count(f"forward called os._exit(4) at {where}:{os_line}") >= 2
     assert not [p for p in ("pluggy/_", "_pytest/", "opcheck/engine.py") if p in out], out
     assert len(out.splitlines()) < 80, out
 
