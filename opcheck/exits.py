@@ -47,5 +47,14 @@ def _rule(frames: list, theirs: list, op: Op) -> str:
     return "the op"
 
 
+def stopped(exc: BaseException) -> str:
+    """A BaseException no rule catches (``GeneratorExit``, ...), in one line:
+    "GeneratorExit (at FILE:LINE in fn)", at the op's own innermost frame."""
+    text = str(exc).strip().splitlines()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}{': ' + text[0] if text else ''}{where}"
+
+
 def _is_ours(filename: str) -> bool:
     return os.path.realpath(filename).startswith(_PACKAGE_DIR + os.sep)

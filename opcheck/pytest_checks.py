@@ -198,6 +198,10 @@ def _audit_parts(node: pytest.Item, op: Op, run: list[str], values: Mapping[str,
                              budget=budget) for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))
+    except (GeneratorExit, SystemExit) as exc:  # op code that got past every rule's net
+        from .exits import stopped
+
+        _fail(f"{op.name}: ERROR — the audit stopped: {stopped(exc)}")
 
 
 def _warn(report: OpReport, op: Op, plugin: PluginInfo | None) -> None:

@@ -795,6 +795,10 @@ def os_exits(x):
     os._exit(4)
 
 
+def generator_exits(x):
+    raise GeneratorExit
+
+
 def grad(dout, x):
     return {"x": dout}
 
@@ -803,7 +807,8 @@ def grad(dout, x):
 def opcheck_ops():
     x = {"x": opcheck.Tensor(shape=(3,))}
     return [opcheck.Op(name="exiting.sys", forward=exits, backward=grad, inputs=x),
-            opcheck.Op(name="exiting.os", forward=os_exits, backward=grad, inputs=x)]
+            opcheck.Op(name="exiting.os", forward=os_exits, backward=grad, inputs=x),
+            opcheck.Op(name="exiting.gen", forward=generator_exits, backward=grad, inputs=x)]
 """
 
 
@@ -827,7 +832,7 @@ def test_the_session_goes_on():
     pytester.syspathinsert()
     result = pytester.runpytest_subprocess("--opcheck", "--opcheck-plugin", "exiting_ops",
                                            "--opcheck-ops", "exiting.*", "-p", "no:randomly")
-    result.assert_outcomes(failed=4, passed=1)
+    result.assert_outcomes(failed=5, passed=1)
     out = result.stdout.str()
     where = pytester.path / "exiting_ops.py"
     lines = (pytester.path / "exiting_ops.py").read_text().splitlines()
@@ -837,6 +842,9 @@ def test_the_session_goes_on():
         f"*exiting.os: ERROR*forward called os._exit(4) at {where}:{os_line}*"])
     assert out.count(f"forward called sys.exit(3) at {where}:{sys_line}") >= 2  # item, fixture
     assert out.count(f"forward called os._exit(4) at {where}:{os_line}") >= 2
+    gen_line = lines.index("    raise GeneratorExit") + 1
+    assert (f"exiting.gen: ERROR — the audit stopped: GeneratorExit (at {where}:{gen_line} in "
+            "generator_exits)") in out
     assert not [p for p in ("pluggy/_", "_pytest/", "opcheck/engine.py") if p in out], out
     assert len(out.splitlines()) < 80, out
 
