@@ -33,7 +33,7 @@ def plugin_list(plugins: Any) -> list[Any]:
 def _check(spec: Any) -> None:
     if isinstance(spec, (str, ModuleType)):
         if isinstance(spec, str) and not spec.strip():
-            raise UsageError(f"plugins=[{spec!r}]: an empty name is not a plugin; {WHAT}")
+            raise UsageError(f"an empty plugin name (-p '' or plugins=['']) is not a plugin; {WHAT}")
         return
     hooks = [name for name in dir(spec) if name.startswith("opcheck_")]
     if isinstance(spec, type):

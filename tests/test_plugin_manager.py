@@ -484,7 +484,8 @@ class _MethodPlugin:
     pytest.param([42], "plugins=[42]: int 42 is not a plugin", id="int"),
     pytest.param([None], "plugins=[None]: NoneType None is not a plugin", id="none"),
     pytest.param([object()], "is not a plugin (it has no opcheck_* hook)", id="hookless-object"),
-    pytest.param([""], "an empty name is not a plugin", id="empty-name"),
+    pytest.param([""], "an empty plugin name (-p '' or plugins=['']) is not a plugin",
+                 id="empty-name"),
     pytest.param([_MethodPlugin], "pass an instance, _MethodPlugin()", id="a-class"),
 ])
 def test_what_is_not_a_plugin_is_refused_saying_what_a_plugin_is(plugins, words):
