@@ -26,7 +26,6 @@ from .declaration_errors import collecting
 from .errors import PluginError, UsageError
 from .hook_calls import HookCall, WrapperError, each_implementation
 from .limits import max_input_bytes
-from .plugin_specs import plugin_list
 from .plugin_errors import (
     declaration_error,
     import_failure,
@@ -35,6 +34,7 @@ from .plugin_errors import (
     plugin_frame,
     wrapper_error,
 )
+from .plugin_specs import plugin_list
 from .spec import Op
 
 ENTRY_POINT_GROUP = "opcheck"

@@ -854,13 +854,13 @@ def test_option_mistakes_are_told_in_pytests_own_options(project: pytest.Pyteste
     names what exists in pytest (--opcheck-plugin NAME; opcheck audit --update-baseline)."""
     path = project.runpytest(*mylib("--opcheck-plugin", "mylib_ops.py"))
     assert path.ret != 0
-    path.stdout.fnmatch_lines(["*--opcheck-plugin takes a module name, not a file path; "
-                               "--opcheck-plugin mylib_ops*"])
+    path.stdout.fnmatch_lines([("*--opcheck-plugin takes a module name, not a file path; "
+                                "--opcheck-plugin mylib_ops*")])
     assert "-p mylib_ops" not in path.stdout.str()
     missing = project.runpytest(*mylib("--opcheck-baseline", "nosuch.json"))
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
-    missing.stderr.fnmatch_lines(["*--opcheck-baseline nosuch.json: no such file; create it with "
-                                  "opcheck audit --baseline nosuch.json --update-baseline"])
+    missing.stderr.fnmatch_lines([("*--opcheck-baseline nosuch.json: no such file; create it "
+                                   "with opcheck audit --baseline nosuch.json --update-baseline")])
 
 
 def test_a_bad_marker_argument_is_said_once(project: pytest.Pytester) -> None:

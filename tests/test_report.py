@@ -217,7 +217,7 @@ def test_a_passing_rows_max_and_worst_input_come_from_the_same_rule():
     shows that input's element, not backward's beside double_backward's maximum."""
     report = opcheck.audit("tanh")
     assert report.status == "pass"
-    status, max_cell, _, where, element = _row(report)
+    _, max_cell, _, where, element = _row(report)
     holder = max((i for v in report.variants for i in v.inputs), key=lambda i: i.max_rel_error)
     assert holder.check == "double_backward"  # else this test shows nothing
     assert max_cell == f"{report.max_rel_error:.2e}" and where.startswith("double_backward:x [")
