@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import os
 
+from .errors import UsageError
+
 #: Seconds one op's default audit may spend on its finite differences (all variants):
 #: a few seconds per op keeps a library of hundreds of ops in minutes.
 DEFAULT_BUDGET = 5.0
@@ -25,11 +27,33 @@ HEADROOM = 1.5
 
 
 def resolve(budget: float | None) -> float:
-    """The budget in seconds: the argument, else ``$OPCHECK_BUDGET``, else the default."""
+    """The budget in seconds: the argument, else ``$OPCHECK_BUDGET``, else the default.
+    A bad ``$OPCHECK_BUDGET`` is a ``UsageError`` naming it (front ends call this before
+    they start, so that it is said once rather than as every op's error)."""
     if budget is None:
         raw = os.environ.get(ENV)
-        budget = float(raw) if raw else DEFAULT_BUDGET
+        if not raw:
+            return DEFAULT_BUDGET
+        try:
+            return parse(raw)
+        except ValueError:
+            raise UsageError(f"{ENV}={raw!r} is not a budget; set it to a number of seconds "
+                             f"> 0, e.g. {ENV}=5, or unset it for the default "
+                             f"({DEFAULT_BUDGET:g})") from None
     return float(budget)
+
+
+def parse(text: str) -> float:
+    """A budget written as text (``--budget``, ``$OPCHECK_BUDGET``): seconds > 0, finite;
+    else a ``ValueError`` saying so in the words of ``--budget 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not valid(value):
+        raise ValueError(f"{text} is not a budget; use a number of seconds > 0, e.g. "
+                         f"{DEFAULT_BUDGET:g}")
+    return value
 
 
 def valid(budget: object) -> bool:

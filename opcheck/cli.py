@@ -109,6 +109,7 @@ def _audit(registry: Registry, args: argparse.Namespace) -> int:
     threads = set(threading.enumerate())
     if args.budget is not None:  # read by opcheck.budget here and in the worker processes
         os.environ[BUDGET_ENV] = repr(args.budget)
+    resolve_budget(args.budget)  # a bad $OPCHECK_BUDGET: a usage error before any op runs
     outputs = _outputs(args.format, args.output)
     names, broken = _selected(registry, args)
     _prepare_process(args)

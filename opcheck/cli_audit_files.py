@@ -95,7 +95,11 @@ def resume_results(
                       f"{shown}"), file=sys.stderr)
         for name in changed:
             del done[name]
-    if args.resume:
+    if args.resume and previous is None:  # docs/batch.md: one command for the first run too
+        print(f"opcheck: starting a new results stream {args.resume}: it does not exist yet, "
+              "so there is nothing to resume (check the path if you meant an existing one)",
+              file=sys.stderr)
+    elif args.resume:
         print(f"opcheck: resuming from {args.resume}: {len(done)} of {len(wanted)} ops already "
               "audited", file=sys.stderr)
     writer = ResultsWriter(path, meta, resume=previous, computed_from=now) if path else None

@@ -4,10 +4,12 @@ types that turn a bad value into a usage error naming it (exit 2)."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from typing import Any
 
 from . import __version__
+from .budget import parse as parse_budget
 from .choices import MODES, parse_seed
 from .cli_audit_files import RESULTS_NAME
 from .errors import UsageError
@@ -91,9 +93,10 @@ def _batch_options(batch: Any) -> None:
     batch.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
                        help="worker processes (default: the number of cores); 1 audits in this "
                             "process, without isolation")
-    batch.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    batch.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                        help=f"stop an op that runs longer and report it as an error "
-                            f"(default {DEFAULT_TIMEOUT:g}; 0 for none)")
+                            f"(default {DEFAULT_TIMEOUT:g}; 0 or inf for none; at most "
+                            f"{MAX_TIMEOUT:g})")
     batch.add_argument("--max-memory", type=_size, metavar="SIZE",
                        help="address-space limit per worker, e.g. 2G: an op that needs more "
                             "gets a MemoryError (default: none)")
@@ -140,13 +143,6 @@ def _diff_options(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
-def _budget_value(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and value != float("inf")):
-        raise ValueError(f"{text} is not a budget; use a number of seconds > 0, e.g. 5")
-    return value
-
-
 def _argument_type(parse: Any) -> Any:
     def convert(text: str) -> Any:
         try:
@@ -158,22 +154,47 @@ def _argument_type(parse: Any) -> Any:
     return convert
 
 
+def _number(text: str, kind: type = float) -> Any:
+    """``text`` as a number, or nan (-1 for an int), which the callers' range checks refuse
+    in their own words rather than Python's "could not convert string to float"."""
+    try:
+        return kind(text)
+    except ValueError:
+        return math.nan if kind is float else -1
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
         raise ValueError(f"{text} is not a positive number of processes")
     return value
 
 
 def _nonnegative(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not value >= 0:
         raise ValueError(f"{text} is not a number of seconds >= 0")
     return value
 
 
+#: The longest finite ``--timeout`` (about 11.6 days): the clocks that enforce it cannot
+#: take a deadline past the platform's ``time_t``, and no audit needs longer.
+MAX_TIMEOUT = 1e6
+
+
+def _timeout_seconds(text: str) -> float:
+    """``--timeout``: seconds >= 0 up to ``MAX_TIMEOUT``; 0 or ``inf`` for none (0.0)."""
+    value = _nonnegative(text)
+    if value == float("inf") and text.strip().lower().lstrip("+") in ("inf", "infinity"):
+        return 0.0
+    if value > MAX_TIMEOUT:
+        raise ValueError(f"{text} seconds is longer than opcheck can time (at most "
+                         f"{MAX_TIMEOUT:g}, about 11 days); use 0 or inf for no timeout")
+    return value
+
+
 def _growth_factor(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not value >= 1.0:
         raise ValueError(f"{text} is not a growth factor; use a number >= 1, e.g. 10")
     return value
@@ -189,9 +210,9 @@ def _bytes(text: str) -> int:
 
 _formats = _argument_type(parse_formats)
 _positive_int = _argument_type(_positive)
-_seconds = _argument_type(_nonnegative)
+_timeout = _argument_type(_timeout_seconds)
 _seed = _argument_type(parse_seed)
 _size = _argument_type(_bytes)
 _shard = _argument_type(parse_shard)
 _factor = _argument_type(_growth_factor)
-_budget = _argument_type(_budget_value)
+_budget = _argument_type(parse_budget)

@@ -20,6 +20,7 @@ from . import (
     configurations,
     contract,
     forward_mode,
+    interrupts,
     joint_projection,
     op_calls,
     second_order,
@@ -30,6 +31,7 @@ from .checker import GradientChecker
 from .choices import MODES, seed_problem
 from .contract import ContractError
 from .errors import UsageError
+from .exits import exit_error
 from .given_inputs import given_inputs
 from .result import HEATMAP_INPUTS, InputResult, OpReport, VariantResult, worst_status
 from .samplers import SamplerError
@@ -130,6 +132,11 @@ def _audit_variant(
             result.status, result.message, result.traceback = "error", exc.message, exc.traceback
         except SamplerError as exc:
             result.status, result.message = "error", f"input values could not be drawn: {exc}"
+        except SystemExit as exc:  # sys.exit, or os._exit trapped, in op code (exits.py)
+            if interrupts.received():  # a real Ctrl-C or SIGTERM stops the run
+                raise
+            error = exit_error(exc, op)
+            result.status, result.message, result.traceback = "error", error.message, error.traceback
         if realified:
             complex_support.annotate(result, op, any(outs["dtypes"]))
         return result

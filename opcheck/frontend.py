@@ -42,8 +42,13 @@ def audit(
     plus a covering sample (docs/method.md); "full" and "fast" ignore the budget.
     """
     from .engine import audit_op, check_arguments
+    from .errors import UsageError
+    from .spec import Op
 
     check_arguments(mode, budget, order, seed)
+    if not isinstance(op, (Op, str)):
+        raise UsageError(f"op={op!r}: op must be an opcheck.Op or the name of a discovered op "
+                         "(`opcheck list` shows them)")
     if isinstance(op, str):
         op, plugin = _lookup(op, plugins, plugin)
     report = audit_op(op, seed=seed, mode=mode, inputs=inputs, variant=variant, order=order,

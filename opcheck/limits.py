@@ -22,16 +22,28 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UsageError
+
 MAX_BYTES_ENV = "OPCHECK_MAX_INPUT_BYTES"
 DEFAULT_MAX_BYTES = 1 << 30
 
 
 def max_input_bytes() -> int:
+    """The limit: ``$OPCHECK_MAX_INPUT_BYTES``, else 1 GiB. A value that is not a number of
+    bytes > 0 is a ``UsageError`` naming it (``discover`` asks first, so that it is said
+    once, not as every op's invalid declaration)."""
     text = os.environ.get(MAX_BYTES_ENV, "")
-    try:
-        return int(float(text)) if text else DEFAULT_MAX_BYTES
-    except ValueError:
+    if not text:
         return DEFAULT_MAX_BYTES
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise UsageError(f"{MAX_BYTES_ENV}={text!r} is not a number of bytes; set it to the "
+                         f"largest total size of an op's inputs, e.g. {MAX_BYTES_ENV}="
+                         f"{4 << 30} for 4 GiB, or unset it for the default (1 GiB)")
+    return int(value)
 
 
 def check_range(dtype: str, low: Any, high: Any) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import traceback
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from pydantic import ValidationError
 
 from .declaration_errors import error_message
 from .errors import PluginError, WrapperError
+
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))  # venvs link lib64 -> lib
 
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo
@@ -66,23 +69,55 @@ def plugin_frame(info: PluginInfo, exc: BaseException) -> str:
     return found
 
 
-def import_failure(spec: str, exc: BaseException) -> str:
+def import_failure(spec: str, exc: BaseException, option: str = "-p") -> str:
     """Why importing module ``spec`` failed, and what to do: not found (a name or sys.path
-    problem) reads differently from a module that was found and raised while importing."""
+    problem) reads differently from a module that was found and raised while importing.
+    ``option`` is where the name was given (``--opcheck-plugin``, the ini's
+    ``opcheck_plugins``), so that the fix names it."""
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
     if missing is not None and (spec == missing or spec.startswith(missing + ".")):
         if spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
             folder, module = os.path.split(spec.removesuffix(".py"))
             run = f"run from {folder!r} with " if folder else ""
-            return (f"cannot be imported: -p takes a module name, not a file path; {run}"
-                    f"-p {module}")
+            given = f"{option} = {module}" if option.isidentifier() else f"{option} {module}"
+            return (f"cannot be imported: {option} takes a module name, not a file path; {run}"
+                    f"{given}")
         return f"cannot be imported: {one_line(exc)}; check the name and that it is on sys.path"
-    where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if "importlib" not in frame.filename and not frame.filename.startswith("<frozen"):
-            where = f" (at {frame.filename}:{frame.lineno})"  # the innermost frame of user code
+    where = _import_site(spec, exc)
     hint = (f"; install {missing!r}, which it imports" if missing else "; fix the module")
     return f"was found but raised while importing: {one_line(exc)}{where}{hint}"
+
+
+def _import_site(spec: str, exc: BaseException) -> str:
+    """' (at FILE:LINE)' in the plugin's own code: a syntax error's own line; else the
+    deepest frame in the plugin's file; else the last frame outside importlib, installed
+    packages and opcheck (never numpy's ``__getattr__`` for a plugin's ``numpy.nosuch``)."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {exc.filename}:{exc.lineno})"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "importlib" not in f.filename and not f.filename.startswith("<frozen")]
+    origin = _origin(spec)
+    own = [f for f in frames if origin and os.path.realpath(f.filename) == origin]
+    theirs = [f for f in frames if not _installed(f.filename)]
+    frame = (own or theirs or [None])[-1]
+    return f" (at {frame.filename}:{frame.lineno})" if frame else ""
+
+
+def _origin(spec: str) -> str | None:
+    """The real path of module ``spec``'s file, found again without importing it."""
+    try:
+        found = importlib.util.find_spec(spec)
+    except Exception:  # noqa: BLE001 - a parent package that raises too: no file to name
+        return None
+    origin = getattr(found, "origin", None)
+    return os.path.realpath(origin) if origin and os.path.exists(origin) else None
+
+
+def _installed(filename: str) -> bool:
+    """Code the plugin's author did not write: installed packages and opcheck itself."""
+    real = os.path.realpath(filename)
+    return ("site-packages" in real.split(os.sep) or "dist-packages" in real.split(os.sep)
+            or real.startswith(_PACKAGE_DIR + os.sep))
 
 
 def one_line(exc: BaseException) -> str:

@@ -25,6 +25,7 @@ from .choices import did_you_mean
 from .declaration_errors import collecting
 from .errors import PluginError, UsageError
 from .hook_calls import HookCall, WrapperError, each_implementation
+from .limits import max_input_bytes
 from .plugin_errors import (
     declaration_error,
     import_failure,
@@ -33,6 +34,7 @@ from .plugin_errors import (
     plugin_frame,
     wrapper_error,
 )
+from .plugin_specs import plugin_list
 from .spec import Op
 
 ENTRY_POINT_GROUP = "opcheck"
@@ -99,7 +101,7 @@ def make_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.NAME)
     pm.add_hookspecs(hookspecs)
     explicit: list[PluginSpec] = []
-    for spec in plugins:
+    for spec in plugin_list(plugins):
         if isinstance(spec, str) and spec.startswith("no:"):
             pm.set_blocked(spec[3:])
         else:
@@ -190,6 +192,7 @@ def discover(plugins: Iterable[PluginSpec] = (), *, autoload: bool | None = None
 
     Broken plugins do not raise: they are listed in ``.errors`` of the returned registry.
     """
+    max_input_bytes()  # a bad $OPCHECK_MAX_INPUT_BYTES: one UsageError, not one per op
     pm, loaded, errors = make_plugin_manager(plugins, autoload=autoload)
     registry = Registry(errors=errors, plugins=loaded, plugin_manager=pm)
     duplicates: set[str] = set()

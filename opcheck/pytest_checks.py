@@ -198,6 +198,10 @@ def _audit_parts(node: pytest.Item, op: Op, run: list[str], values: Mapping[str,
                              budget=budget) for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))
+    except (GeneratorExit, SystemExit) as exc:  # op code that got past every rule's net
+        from .exits import stopped
+
+        _fail(f"{op.name}: ERROR — the audit stopped: {stopped(exc)}")
 
 
 def _warn(report: OpReport, op: Op, plugin: PluginInfo | None) -> None:
@@ -251,8 +255,10 @@ def _skip(reason: str) -> NoReturn:
 
 
 def _fail(message: str) -> NoReturn:
+    """Fail the test with ``message`` alone; ``from None``: raised while handling an
+    ``OpcheckError``, pytest would print the message twice ("During handling of ...")."""
     __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 # -- the fixture -------------------------------------------------------------------------

@@ -156,8 +156,10 @@ class _Plugins:
 
                 try:
                     self._baseline = load(str(path)).entries
-                except UsageError as exc:
-                    raise pytest.UsageError(str(exc).replace("--baseline", "--opcheck-baseline"))
+                except UsageError as exc:  # in pytest's words: it has no --update-baseline
+                    text = str(exc).replace("--baseline", "--opcheck-baseline").replace(
+                        "--update-baseline", f"opcheck audit --baseline {path} --update-baseline")
+                    raise pytest.UsageError(text) from None
         return self._baseline
 
     def registry(self) -> Registry:
@@ -167,10 +169,11 @@ class _Plugins:
 
             ini_where = f"opcheck_plugins (in {self.config.inipath or 'the ini file'})"
             with loading_guard():  # a plugin's sys.exit/os._exit: an error, not exit 0
-                specs = [*self._import(self.config.getini("opcheck_plugins"), ini_where),
+                specs = [*self._import(self.config.getini("opcheck_plugins"), ini_where,
+                                       "opcheck_plugins"),
                          *self._loaded_by_pytest(),
                          *self._import(self.config.getoption("opcheck_plugin"),
-                                       "--opcheck-plugin")]
+                                       "--opcheck-plugin", "--opcheck-plugin")]
                 self._registry = discover(specs)
         return self._registry
 
@@ -183,7 +186,7 @@ class _Plugins:
                 found.append(module)
         return found
 
-    def _import(self, names: list[str], where: str) -> list[PluginSpec]:
+    def _import(self, names: list[str], where: str, option: str) -> list[PluginSpec]:
         root = str(self.config.rootpath)
         if root not in sys.path:
             sys.path.append(root)  # plugins next to pytest.ini import like the CLI's -p
@@ -198,7 +201,8 @@ class _Plugins:
                 from .plugin_errors import import_failure
 
                 raise PluginImportError(
-                    f"{where} names the plugin module {name!r}, which {import_failure(name, exc)}"
+                    f"{where} names the plugin module {name!r}, which "
+                    f"{import_failure(name, exc, option)}"
                     f" (or importable from the rootdir {root})"
                 ) from exc
         return specs

@@ -106,16 +106,34 @@ def format_op(report: OpReport) -> str:
 
 
 def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:
-    """The input behind the op's verdict: the first failing one, else the largest rel error."""
-    best: tuple[float, VariantResult, InputResult] | None = None
+    """The input behind the op's verdict: the first failing one, else the one holding the
+    op's max rel error (whichever rule it came from: its label names the rule)."""
     for variant in report.variants:
         for item in variant.inputs:
             if item.status == "fail":
                 return variant, item
-            if item.max_rel_error is not None and (best is None or item.max_rel_error > best[0]) \
-                    and item in variant.first_order:
+    return max_holder(report)
+
+
+def max_holder(report: OpReport) -> tuple[VariantResult, InputResult] | None:
+    """The (first) input whose max rel error is the op's ``max_rel_error``."""
+    best: tuple[float, VariantResult, InputResult] | None = None
+    for variant in report.variants:
+        for item in variant.inputs:
+            if item.max_rel_error is not None and (best is None or item.max_rel_error > best[0]):
                 best = (item.max_rel_error, variant, item)
     return (best[1], best[2]) if best else None
+
+
+def _max_cell(report: OpReport, shown: InputResult | None) -> str:
+    """The op's max rel error; where the row's input does not hold it (a failing input
+    beside a larger error of another rule or input), the input that does, so that the
+    row never pairs one rule's maximum with another rule's element unsaid."""
+    text = _num(report.max_rel_error, ".2e")
+    holder = max_holder(report)
+    if holder and shown is not None and _num(shown.max_rel_error, ".2e") != text:
+        text += f" ({holder[1].label} [{holder[0].label}])"
+    return text
 
 
 def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str:
@@ -125,6 +143,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
     for r in reports:
         found = worst_input(r)
         where, element = "-", "-"
+        max_cell = _max_cell(r, found[1] if found else None)
         if found:
             variant, item = found
             where = f"{item.label} [{variant.label}]"
@@ -132,7 +151,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
                 e = item.worst
                 element = f"{e.index}: {e.analytic:.6g} vs {e.numeric:.6g}"
         outcomes = _outcome_summary(r)
-        rows.append((r.name, r.status.upper() + outcomes, _num(r.max_rel_error, ".2e"),
+        rows.append((r.name, r.status.upper() + outcomes, max_cell,
                      str(len(r.variants)), where, element))
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

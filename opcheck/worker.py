@@ -15,13 +15,13 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
 from . import audit_progress, interrupts
 from .engine import audit_op  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import AuditTimeout, UsageError
+from .exits import stopped
 from .expectation_reports import audit_expected
 from .frontend import error_report
 from .hygiene import op_sandbox
@@ -70,13 +70,7 @@ def audit_sandboxed(
     return report, bool(box.leftovers)
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    where = ""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_ours(f.filename)]
-    if frames:
-        where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})"
-    return f"{type(exc).__name__}{': ' + text[0] if text else ''}{where}"
+_describe = stopped  # one wording for every front end (exits.py)
 
 
 # --- inside the worker process ---------------------------------------------------------

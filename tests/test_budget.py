@@ -73,6 +73,15 @@ def test_a_bad_budget_is_a_usage_error():
         opcheck.audit(_big(_scale_bw), budget=0)
 
 
+@pytest.mark.parametrize("raw", ["abc", "-1", "0", "inf", "nan"])
+@pytest.mark.parametrize("mode", ["auto", "full"])
+def test_a_bad_budget_in_the_environment_is_a_usage_error_naming_it(monkeypatch, raw, mode):
+    monkeypatch.setenv("OPCHECK_BUDGET", raw)
+    with pytest.raises(UsageError, match=rf"OPCHECK_BUDGET='{raw}' is not a budget; set it to "
+                                         r"a number of seconds > 0, e.g. OPCHECK_BUDGET=5"):
+        opcheck.audit("relu", mode=mode)
+
+
 def test_the_choice_follows_the_cost_of_a_forward_call():
     assert budget.choose(1000, 1e-6, 5.0) == "full"
     assert budget.choose(10**6, 1e-3, 5.0) == "sampled"

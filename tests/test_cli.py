@@ -353,16 +353,49 @@ USAGE_ERRORS = [
     pytest.param(["merge", "broken_ops.py", "-o", "broken_ops.py/x.json"], "not a directory",
                  id="merge-under-a-file"),
     pytest.param(["audit", "--seed", "1.5"], "is not a seed", id="fractional-seed"),
+    pytest.param(["audit", "--timeout", "1e12"], "at most 1e+06", id="timeout-past-time_t"),
+    pytest.param(["audit", "--timeout", "1e400"], "use 0 or inf for no timeout",
+                 id="timeout-overflowing-to-inf"),
+    pytest.param(["audit", "--timeout", "abc"], "abc is not a number of seconds", id="timeout-text"),
+    pytest.param(["audit", "--budget", "abc"], "abc is not a budget; use a number of seconds > 0",
+                 id="budget-text"),
+    pytest.param(["audit", "--jobs", "x"], "x is not a positive number", id="jobs-text"),
+    pytest.param(["audit", "relu"], "OPCHECK_BUDGET='abc' is not a budget", id="env-budget-text"),
+    pytest.param(["audit", "relu", "--mode", "full"], "OPCHECK_BUDGET='-1' is not a budget",
+                 id="env-budget-negative"),
+    pytest.param(["list"], "OPCHECK_MAX_INPUT_BYTES='abc' is not a number of bytes",
+                 id="env-size-limit-text"),
 ]
+
+#: Environment of the USAGE_ERRORS that set one.
+USAGE_ENV = {"env-budget-text": {"OPCHECK_BUDGET": "abc"},
+             "env-budget-negative": {"OPCHECK_BUDGET": "-1"},
+             "env-size-limit-text": {"OPCHECK_MAX_INPUT_BYTES": "abc"}}
 
 
 @pytest.mark.parametrize("args, words", USAGE_ERRORS)
-def test_usage_errors_exit_2_without_traceback(run, args, words):
-    result = run(*args)
+def test_usage_errors_exit_2_without_traceback(run, args, words, request):
+    result = run(*args, extra_env=USAGE_ENV.get(request.node.callspec.id))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert re.search(r"^opcheck( \w+)?: error: ", result.stderr, re.MULTILINE), result.stderr
     assert words in result.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_infinite_timeout_is_no_timeout(run, jobs):
+    result = run("audit", "relu", "--timeout", "inf", "--jobs", jobs)
+    assert result.returncode == 0, result.stderr
+    assert "1 passed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resume_of_a_file_that_does_not_exist_says_it_starts_a_new_stream(run, workdir):
+    result = run("audit", "relu", "--resume", "nonexist.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert ("opcheck: starting a new results stream nonexist.jsonl: it does not exist yet, so "
+            "there is nothing to resume") in result.stderr
+    assert "resuming from" not in result.stderr
+    assert (workdir / "nonexist.jsonl").exists()
 
 
 def test_resume_refuses_results_of_another_seed(run):

@@ -141,3 +141,13 @@ def test_diff_reads_results_streams_and_refuses_other_files(runs, tmp_path):
     result = runs("old.json", "junk.txt")
     assert result.returncode == 2 and "junk.txt" in result.stderr
     assert runs("old.json", "new.json", "--growth", "0.5").returncode == 2
+
+
+@pytest.mark.parametrize("kept, words", [(1, "1 op unchanged"), (2, "2 ops unchanged"),
+                                         (0, "0 ops unchanged")])
+def test_the_count_of_unchanged_ops_is_in_good_english(kept, words):
+    old = [_op("a", "pass", 1e-9), *(_op(f"k{i}", "pass", 1e-9) for i in range(kept))]
+    new = [_op("a", "fail", 0.3, "wrong"), *(_op(f"k{i}", "pass", 1e-9) for i in range(kept))]
+    c = compare(old, new, old_path="main.json", new_path="pr.json")
+    assert render_text(c).splitlines()[0].endswith(f" ({words})")
+    assert f"main.json → pr.json · {words}" in render_markdown(c)

@@ -246,3 +246,33 @@ def test_links_between_docs_resolve(page, target):
     if not path.exists() and path.name in PENDING_PAGES:
         pytest.skip(f"{target} is not written yet")
     assert path.exists(), f"{page.name} links to {target}, which does not exist"
+
+
+ARCHITECTURE_MD = DOCS / "architecture.md"
+
+
+def _module_table() -> str:
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    return text[text.index("## Where each concern lives"):text.index("## How to add a check")]
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (ROOT / "opcheck").glob("*.py")))
+def test_every_module_is_in_the_architecture_table(module):
+    """A newcomer finds any module from docs/architecture.md's table of concerns."""
+    assert f"`{module}`" in _module_table(), f"add `{module}` to docs/architecture.md's table"
+
+
+@pytest.mark.parametrize("package", sorted(p.parent.name for p in (ROOT / "opcheck").glob("*/__init__.py")))
+def test_every_subpackage_is_in_the_architecture_table(package):
+    assert f"`{package}/`" in _module_table()
+
+
+def test_the_architecture_names_the_built_in_plugins_folder_as_it_is():
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    assert (ROOT / "plugins").is_dir() and "opcheck_plugins/" not in text
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_docs_cite_no_file_outside_the_repository(page):
+    """The team's shared CONTRACT.md is not shipped: a reader could not open it."""
+    assert "CONTRACT.md" not in (DOCS / page).read_text(encoding="utf-8")

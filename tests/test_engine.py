@@ -3,6 +3,8 @@ end's ``opcheck.audit`` on top of it (lookup by name, the reproduce line)."""
 
 from __future__ import annotations
 
+import sys
+import traceback
 import types
 
 import numpy as np
@@ -101,3 +103,49 @@ def test_an_op_of_a_plugin_object_reproduces_as_a_python_call():
                                 "variant='default', order=1)  # plugin: your Plugin object")
     again = opcheck.audit("e.square", plugins=[plugin], seed=2, variant="default", order=1)
     assert again.status == "fail" and again.message == report.message
+
+
+def _exits_on_call(where: str):
+    """A forward that calls sys.exit(3) when called from opcheck's module ``where``
+    ("contract": its first call; "finite_diff": the finite differences, which call the
+    forward directly, not through the contract's call)."""
+
+    def forward(x):
+        if any(f.filename.endswith(f"{where}.py") for f in traceback.extract_stack()):
+            sys.exit(3)
+        return x * x
+
+    return forward
+
+
+def _exiting_backward(dout, x):
+    sys.exit(3)
+
+
+EXIT_LINE = _exits_on_call.__code__.co_firstlineno + 7  # the line of sys.exit(3) in forward
+
+
+@pytest.mark.parametrize("forward, backward, rule, line", [
+    pytest.param(_exits_on_call("contract"), lambda dout, x: {"x": 2 * x * dout}, "forward", EXIT_LINE,
+                 id="first-forward"),
+    pytest.param(_exits_on_call("finite_diff"), lambda dout, x: {"x": 2 * x * dout}, "forward", EXIT_LINE,
+                 id="forward-in-finite-differences"),
+    pytest.param(lambda x: x * x, _exiting_backward, "backward",
+                 _exiting_backward.__code__.co_firstlineno + 1, id="backward"),
+])
+def test_an_op_that_calls_sys_exit_is_its_variants_error_not_the_end_of_the_script(
+        forward, backward, rule, line):
+    op = opcheck.Op(name="e.exits", forward=forward, backward=backward,
+                    inputs={"x": opcheck.Tensor(shape=("N",))}, dims={"N": 3})
+    report = audit(op, variant="default")  # a SystemExit escaping would end this test run
+    assert report.status == "error"
+    assert report.message.startswith(f"variant default: {rule} called sys.exit(3) at "
+                                     f"{__file__}:{line}; an op must raise an exception"), \
+        report.message
+    assert "sys.exit(3)" in report.variants[0].traceback
+
+
+@pytest.mark.parametrize("op", [123, None, ["relu"]])
+def test_an_op_that_is_neither_an_op_nor_a_name_is_a_usage_error(op):
+    with pytest.raises(UsageError, match=r"op must be an opcheck.Op or the name of a discovered op"):
+        audit(op)

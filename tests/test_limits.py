@@ -59,3 +59,13 @@ def test_the_dims_count_toward_the_size():
                    inputs={"x": opcheck.Tensor(shape=("N",), dtype="float64")},
                    dims={"N": 200_000_000})
     assert np.dtype("float64").itemsize * 100 < DEFAULT_MAX_BYTES
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "0", "inf"])
+def test_a_bad_size_limit_in_the_environment_is_a_usage_error_naming_it(monkeypatch, raw):
+    monkeypatch.setenv(MAX_BYTES_ENV, raw)
+    words = rf"OPCHECK_MAX_INPUT_BYTES='{raw}' is not a number of bytes; set it to"
+    with pytest.raises(opcheck.UsageError, match=words):
+        opcheck.discover()
+    with pytest.raises(opcheck.UsageError, match=words):
+        opcheck.audit("relu")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import re
 import sys
 import textwrap
 import types
@@ -471,3 +472,51 @@ def test_outside_discovery_an_invalid_op_still_raises():
 def test_a_plugin_given_as_a_file_path_is_told_to_use_the_module_name():
     with pytest.raises(opcheck.UsageError, match=r"-p takes a module name.*run from 'ex' with -p mylib_ops"):
         opcheck.discover(plugins=["ex/mylib_ops.py"])
+
+
+class _MethodPlugin:
+    @opcheck.hookimpl
+    def opcheck_ops(self):
+        return []
+
+
+@pytest.mark.parametrize("plugins, words", [
+    pytest.param([42], "plugins=[42]: int 42 is not a plugin", id="int"),
+    pytest.param([None], "plugins=[None]: NoneType None is not a plugin", id="none"),
+    pytest.param([object()], "is not a plugin (it has no opcheck_* hook)", id="hookless-object"),
+    pytest.param([""], "an empty plugin name (-p '' or plugins=['']) is not a plugin",
+                 id="empty-name"),
+    pytest.param([_MethodPlugin], "pass an instance, _MethodPlugin()", id="a-class"),
+])
+def test_what_is_not_a_plugin_is_refused_saying_what_a_plugin_is(plugins, words):
+    with pytest.raises(opcheck.UsageError, match=re.escape(words)) as info:
+        opcheck.discover(plugins)
+    if "instance" not in words:
+        assert "a plugin is a module, an importable module name" in str(info.value)
+
+
+def test_an_instance_of_a_plugin_class_is_a_plugin():
+    registry = opcheck.discover([_MethodPlugin()])
+    assert any(p.module.__class__ is _MethodPlugin for p in registry.plugins)
+
+
+def test_one_plugin_name_alone_is_a_list_of_one(write_plugin):
+    name = write_plugin(PLUGIN_SOURCE.format(name="t.alone"))
+    assert "t.alone" in opcheck.discover(plugins=name)
+    assert opcheck.audit("t.alone", plugins=name).status == "pass"
+    assert "t.alone" in opcheck.discover(plugins=importlib.import_module(name))
+
+
+@pytest.mark.parametrize("source, line, words", [
+    pytest.param("import opcheck\n\ndef broken(:\n    pass\n", 3, "SyntaxError", id="syntax-error"),
+    pytest.param("import numpy\n\nx = numpy.nosuch\n", 3, "no attribute 'nosuch'",
+                 id="error-raised-inside-numpy"),
+])
+def test_an_import_error_names_the_plugins_own_line(write_plugin, tmp_path, source, line, words):
+    """Not opcheck's import call (a syntax error) nor numpy's __getattr__: the user's line."""
+    name = write_plugin(source)
+    with pytest.raises(opcheck.UsageError) as info:
+        opcheck.discover([name])
+    text = str(info.value)
+    assert words in text and f"(at {tmp_path / name}.py:{line})" in text, text
+    assert "plugin_manager.py" not in text and "site-packages" not in text, text

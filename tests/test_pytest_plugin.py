@@ -751,6 +751,7 @@ def test_the_docs_examples_run_as_shown(pytester: pytest.Pytester,
         "opcheck::mylib.standardize PASSED*",
     ])
     result.assert_outcomes(passed=5, xfailed=2)
+    assert "warning" not in result.stdout.str().lower()  # each example checks something
     (pytester.path / "conftest.py").unlink()  # the failure the docs show
     result = pytester.runpytest("--opcheck-ops", "mylib.softplus", "-p", "no:cacheprovider")
     shown = DOCS.read_text(encoding="utf-8").split("opcheck mylib.softplus _")[1]
@@ -777,3 +778,102 @@ def test_opcheck_budget_reaches_the_default_mode(pytester: pytest.Pytester) -> N
     bad = pytester.runpytest("--opcheck-budget", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "budget (seconds > 0)" in bad.stderr.str()
+
+
+EXITING = """
+import os
+import sys
+
+import opcheck
+
+
+def exits(x):
+    sys.exit(3)
+
+
+def os_exits(x):
+    os._exit(4)
+
+
+def generator_exits(x):
+    raise GeneratorExit
+
+
+def grad(dout, x):
+    return {"x": dout}
+
+
+@opcheck.hookimpl
+def opcheck_ops():
+    x = {"x": opcheck.Tensor(shape=(3,))}
+    return [opcheck.Op(name="exiting.sys", forward=exits, backward=grad, inputs=x),
+            opcheck.Op(name="exiting.os", forward=os_exits, backward=grad, inputs=x),
+            opcheck.Op(name="exiting.gen", forward=generator_exits, backward=grad, inputs=x)]
+"""
+
+
+def test_an_op_that_exits_fails_its_item_in_a_few_lines(pytester: pytest.Pytester,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """sys.exit or os._exit in an op: its item (and a fixture test) fails with one message
+    naming the op and the line, not ~900 lines through pytest, pluggy and opcheck."""
+    monkeypatch.setenv("OPCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(exiting_ops=EXITING, test_fixture_exit="""
+def test_fixture(opcheck):
+    opcheck.assert_gradients("exiting.sys")
+
+
+def test_fixture_os(opcheck):
+    opcheck.assert_gradients("exiting.os")
+
+
+def test_the_session_goes_on():
+    pass
+""")
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("--opcheck", "--opcheck-plugin", "exiting_ops",
+                                           "--opcheck-ops", "exiting.*", "-p", "no:randomly")
+    result.assert_outcomes(failed=5, passed=1)
+    out = result.stdout.str()
+    where = pytester.path / "exiting_ops.py"
+    lines = (pytester.path / "exiting_ops.py").read_text().splitlines()
+    sys_line, os_line = lines.index("    sys.exit(3)") + 1, lines.index("    os._exit(4)") + 1
+    result.stdout.fnmatch_lines([
+        f"*exiting.sys: ERROR*forward called sys.exit(3) at {where}:{sys_line}*",
+        f"*exiting.os: ERROR*forward called os._exit(4) at {where}:{os_line}*"])
+    assert out.count(f"forward called sys.exit(3) at {where}:{sys_line}") >= 2  # item, fixture
+    assert out.count(f"forward called os._exit(4) at {where}:{os_line}") >= 2
+    gen_line = lines.index("    raise GeneratorExit") + 1
+    assert (f"exiting.gen: ERROR — the audit stopped: GeneratorExit (at {where}:{gen_line} in "
+            "generator_exits)") in out
+    assert not [p for p in ("pluggy/_", "_pytest/", "opcheck/engine.py") if p in out], out
+    assert len(out.splitlines()) < 80, out
+
+
+def test_option_mistakes_are_told_in_pytests_own_options(project: pytest.Pytester) -> None:
+    """A file path given to --opcheck-plugin, and a missing --opcheck-baseline file: the fix
+    names what exists in pytest (--opcheck-plugin NAME; opcheck audit --update-baseline)."""
+    path = project.runpytest(*mylib("--opcheck-plugin", "mylib_ops.py"))
+    assert path.ret != 0
+    path.stdout.fnmatch_lines([("*--opcheck-plugin takes a module name, not a file path; "
+                                "--opcheck-plugin mylib_ops*")])
+    assert "-p mylib_ops" not in path.stdout.str()
+    missing = project.runpytest(*mylib("--opcheck-baseline", "nosuch.json"))
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines([("*--opcheck-baseline nosuch.json: no such file; create it "
+                                   "with opcheck audit --baseline nosuch.json --update-baseline")])
+
+
+def test_a_bad_marker_argument_is_said_once(project: pytest.Pytester) -> None:
+    project.makepyfile(test_marked="""
+import pytest
+
+
+@pytest.mark.opcheck(mode="slow")
+def test_marked(opcheck):
+    opcheck.assert_gradients("mylib.square")
+""")
+    result = project.runpytest("test_marked.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert out.count("mode='slow' is not a mode; use one of") == 2, out  # the failure + summary
+    assert "During handling" not in out

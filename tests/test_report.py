@@ -202,3 +202,34 @@ def test_the_tolerance_line_states_the_comparisons_own(reports):
     assert line.startswith(f"Tolerance: rtol={item.rtol:.3g}, atol={item.atol:.3g}, plus the "
                            "finite difference's error estimate; step h=")
     assert line.endswith("(central)")  # no input bound near: no one-sided difference
+
+
+def _row(report: OpReport) -> list[str]:
+    """The table's cells of ``report``'s row: status, max rel err, worst input, element."""
+    header, row = render_text([report]).split("\n\n", 1)[0].splitlines()[:2]
+    starts = [header.index(h) for h in ("status", "max rel err", "variants", "worst input",
+                                        "element")]
+    return [row[a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+
+
+def test_a_passing_rows_max_and_worst_input_come_from_the_same_rule():
+    """tanh's largest error is its double_backward's: the row names that rule's input and
+    shows that input's element, not backward's beside double_backward's maximum."""
+    report = opcheck.audit("tanh")
+    assert report.status == "pass"
+    _, max_cell, _, where, element = _row(report)
+    holder = max((i for v in report.variants for i in v.inputs), key=lambda i: i.max_rel_error)
+    assert holder.check == "double_backward"  # else this test shows nothing
+    assert max_cell == f"{report.max_rel_error:.2e}" and where.startswith("double_backward:x [")
+    e = holder.worst
+    assert element == f"{e.index}: {e.analytic:.6g} vs {e.numeric:.6g}"
+
+
+def test_a_failing_row_names_where_a_larger_max_comes_from():
+    """The row shows the first failing input; the op's max is another variant's: said."""
+    op = _op("t.worse_at_one", lambda dout, x: {"x": (4.0 if x.shape[0] == 1 else 2.002) * x * dout},
+             dims={"N": 3})
+    report = opcheck.audit(op)
+    status, max_cell, _, where, _ = _row(report)
+    assert status == "FAIL" and where == "x [default]"
+    assert max_cell == f"{report.max_rel_error:.2e} (x [N=1])", max_cell

@@ -12,7 +12,7 @@ from opcheck.worker import audit_guarded
 
 def _crashing_plugin() -> types.ModuleType:
     def forward(x):
-        raise SystemExit(3)  # op code ending the process: caught as a crash, not a verdict
+        raise GeneratorExit  # a BaseException no rule catches: a crash, not a verdict
 
     @opcheck.hookimpl
     def opcheck_ops():
@@ -28,7 +28,7 @@ def test_a_crashed_op_reproduces_with_its_variant():
     registry = opcheck.discover([_crashing_plugin()], autoload=False)
     report = audit_guarded(registry, "w.crash", seed=4, mode="auto", variant="N=1")
     assert report.status == "error"
-    assert "the audit stopped: SystemExit" in report.message
+    assert "the audit stopped: GeneratorExit" in report.message
     assert report.reproduce == ("opcheck audit w.crash -p crash_plugin --seed 4 --variant N=1 "
                                 "--jobs 1")
 

@@ -30,6 +30,11 @@ def headline(c: Comparison) -> str:
     return ", ".join(parts) or "no change"
 
 
+def unchanged(c: Comparison) -> str:
+    """"1 op unchanged", "2 ops unchanged"."""
+    return f"{c.unchanged} op{'' if c.unchanged == 1 else 's'} unchanged"
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2e}"
 
@@ -40,7 +45,7 @@ def _status(change: Change, arrow: str = "->") -> str:
 
 def render_text(c: Comparison) -> str:
     lines = [(f"opcheck diff {c.old_path} {c.new_path}: {headline(c)} "
-              f"({c.unchanged} ops unchanged)")]
+              f"({unchanged(c)})")]
     lines += [f"note: {note}" for note in c.notes]
     for key, title in SECTIONS:
         changes: Sequence[Change] = getattr(c, key)
@@ -65,7 +70,7 @@ def render_text(c: Comparison) -> str:
 def render_markdown(c: Comparison) -> str:
     icon = "❌" if c.regressions else "✅"
     lines = [f"### {icon} opcheck diff: {md(headline(c))}", "",
-             f"{md(c.old_path)} → {md(c.new_path)} · {c.unchanged} ops unchanged", ""]
+             f"{md(c.old_path)} → {md(c.new_path)} · {unchanged(c)}", ""]
     lines += [f"> {md(note)}" for note in c.notes]
     if c.notes:
         lines.append("")
