@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look
+from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look, small_ops
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -402,7 +402,8 @@ class GradientChecker:
         copy = (batched is None or not central.all()) and self._returns_views(self.bufs[name])
         if batched is not None:
             call, stack = batched
-            fd.batched_central(call, stack, plan, self.douts, numeric)
+            sweep = small_ops.central_sweep if central.all() else fd.batched_central
+            sweep(call, stack, plan, self.douts, numeric)
             method = "batched"
         else:
             fd.loop_central(self.call, flat, plan, self.project, copy, numeric)

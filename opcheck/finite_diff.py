@@ -60,7 +60,9 @@ def plan_steps(
     near a bound; a smaller step where even that does not fit."""
     dtype = x.dtype
     x64 = x.astype(np.float64).ravel()
-    low, high = min(low, float(x64.min())), max(high, float(x64.max()))
+    # (infinite bounds stay so: a small input's two reductions saved)
+    low = low if low == -math.inf and x64.size else min(low, float(x64.min()))
+    high = high if high == math.inf and x64.size else max(high, float(x64.max()))
     h = base_step(x64, eps) * scale
     kind = np.full(x64.shape, CENTRAL, dtype=np.int8)
     if (x64 - h >= low).all() and (x64 + h <= high).all():  # the common case: all central
