@@ -16,11 +16,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look, small_ops
+from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
 from .sampling import sample_tensor
+from .small_ops import central_sweep
 from .spec import Op
 
 #: Once this many elements of an input are confirmed wrong, the verdict is settled and the
@@ -403,7 +404,7 @@ class GradientChecker:
         copy = (batched is None or not all_central) and self._returns_views(self.bufs[name])
         if batched is not None:
             call, stack = batched
-            sweep = small_ops.central_sweep if all_central else fd.batched_central
+            sweep = central_sweep if all_central else fd.batched_central
             sweep(call, stack, plan, self.douts, numeric)
             method = "batched"
         else:
