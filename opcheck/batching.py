@@ -75,7 +75,7 @@ def batchable_together(
 def _verify(forward: Callable[..., Any], values: Mapping[str, np.ndarray],
             samples: Mapping[str, Callable[[np.random.Generator], np.ndarray]], rows: int) -> bool:
     rng = np.random.default_rng(20240917)
-    stacks = {name: np.stack([sample(rng) for _ in range(rows)]) for name, sample in samples.items()}
+    stacks = {name: _stack(sample, rng, rows) for name, sample in samples.items()}
     args = {k: readonly(v) for k, v in values.items()}
     try:
         batched = forward(**{**args, **{n: readonly(s) for n, s in stacks.items()}})
@@ -87,6 +87,20 @@ def _verify(forward: Callable[..., Any], values: Mapping[str, np.ndarray],
     except Exception:  # an op that rejects a batch is simply not batched
         return False
     return True
+
+
+#: Independent samples per verification stack; further rows repeat them in turn. Row 0 and
+#: the last row (for the even row counts the audit uses, never a repeat of row 0) are among
+#: those compared with unbatched calls, so an op that mixes batch entries still sees them
+#: differ. (Drawing up to 64 samples per check was ~6% of the built-in library's audit: an
+#: op with attrs gets a new bound forward, so a new check, in every variant.)
+DISTINCT_ROWS = 8
+
+
+def _stack(sample: Callable[[np.random.Generator], np.ndarray], rng: np.random.Generator,
+           rows: int) -> np.ndarray:
+    drawn = np.stack([sample(rng) for _ in range(min(rows, DISTINCT_ROWS))])
+    return drawn if rows <= DISTINCT_ROWS else drawn[np.arange(rows) % DISTINCT_ROWS]
 
 
 def _same_slice(batched: Any, single: Any, row: int, rows: int) -> bool:

@@ -32,6 +32,7 @@ from . import finite_diff as fd
 from .contract import ContractError
 from .result import InputResult
 from .sampling import sample_tensor
+from .small_ops import central_sweep
 from .spec import Op
 
 #: Fast mode checks an input up to this size with elements near a bound in full (at most
@@ -257,17 +258,20 @@ class GradientChecker:
     def _numeric(self, name: str, flat: np.ndarray, plan: fd.StepPlan, numeric: np.ndarray) -> str:
         """Fill ``numeric``; returns "batched" or "loop", the way the forward was called."""
         central = plan.kind == fd.CENTRAL
-        batched = self._batched_call(name, int(np.count_nonzero(central)))
+        all_central = bool(central.all())  # the common case: no one-sided loop to set up
+        batched = self._batched_call(name, central.size if all_central else int(np.count_nonzero(central)))
         # (whether outputs alias the input costs a forward call: asked only where it matters)
-        copy = (batched is None or not central.all()) and self.returns_views(self.bufs[name])
+        copy = (batched is None or not all_central) and self.returns_views(self.bufs[name])
         if batched is not None:
             call, stack = batched
-            fd.batched_central(call, stack, plan, self.douts, numeric)
+            sweep = central_sweep if all_central else fd.batched_central
+            sweep(call, stack, plan, self.douts, numeric)
             method = "batched"
         else:
             fd.loop_central(self.call, flat, plan, self.project, copy, numeric)
             method = "loop"
-        fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
+        if not all_central:
+            fd.loop_one_sided(self.call, flat, plan, self.project, copy, self.f0, numeric)
         return method
 
     def _batched_call(self, name: str, perturbations: int) -> tuple[Callable[[], Any], np.ndarray] | None:

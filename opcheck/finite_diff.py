@@ -60,12 +60,13 @@ def plan_steps(
     near a bound; a smaller step where even that does not fit."""
     dtype = x.dtype
     x64 = x.astype(np.float64).ravel()
-    low, high = min(low, float(x64.min())), max(high, float(x64.max()))
+    # (infinite bounds stay so: a small input's two reductions saved)
+    low = low if low == -math.inf and x64.size else min(low, float(x64.min()))
+    high = high if high == math.inf and x64.size else max(high, float(x64.max()))
     h = base_step(x64, eps) * scale
     kind = np.full(x64.shape, CENTRAL, dtype=np.int8)
-    if (x64 - h >= low).all() and (x64 + h <= high).all():  # the common case: all central
-        first, second = x64 + h, x64 - h
-    else:
+    first, second = x64 + h, x64 - h
+    if not ((second >= low).all() and (first <= high).all()):  # common: all central
         for _ in range(60):
             central = (x64 - h >= low) & (x64 + h <= high)
             forward = ~central & (x64 + 2 * h <= high)
@@ -77,8 +78,12 @@ def plan_steps(
             h = np.where(stuck, h / 2, h)
         first = np.where(kind == CENTRAL, x64 + h, x64 + kind * h)
         second = np.where(kind == CENTRAL, x64 - h, x64 + 2 * kind * h)
-    first_v, second_v = first.astype(dtype), second.astype(dtype)
-    nodes = (first_v.astype(np.float64) - x64, second_v.astype(np.float64) - x64)
+    if dtype == np.float64:  # no rounding to realise: skip four copies (a small input's cost)
+        first_v, second_v = first, second
+        nodes = (first - x64, second - x64)
+    else:
+        first_v, second_v = first.astype(dtype), second.astype(dtype)
+        nodes = (first_v.astype(np.float64) - x64, second_v.astype(np.float64) - x64)
     return StepPlan(h, kind, (first_v.tolist(), second_v.tolist()), nodes, x.ravel().tolist())
 
 

@@ -105,6 +105,8 @@ def check_linear(op: Op, values: dict[str, np.ndarray], dout: Any, out: Any,
     for name, grad in grads.items():
         expected = grad.astype(np.float64) * -0.5
         got = again[name].astype(np.float64)
+        if got.shape == expected.shape and bool((got == expected).all()):
+            continue  # exactly scaled, as a linear float64 backward usually is: no bound to compute
         tol = 64 * np.finfo(grad.dtype if grad.dtype.kind == "f" else np.float64).eps
         scale = float(np.max(np.abs(expected), initial=0.0))
         if got.shape != expected.shape or float(np.max(np.abs(got - expected), initial=0.0)) > tol * scale:

@@ -43,7 +43,10 @@ def sample_tensor(tensor: Tensor, shape: tuple[int, ...], rng: np.random.Generat
     low, high = tensor.bounds_at(dims or {})
     if kind == "f":
         values = rng.uniform(low, high, size=shape).astype(tensor.dtype, copy=False)
-        values = np.clip(values, low, high, out=values if values.ndim else None)
+        if values.ndim:  # np.clip's own values, without its Python overhead (7 us against 3)
+            np.minimum(np.maximum(values, low, out=values), high, out=values)
+        else:
+            values = np.clip(values, low, high)
     else:
         values = rng.integers(int(low), int(high), size=shape)
     return np.asarray(values, dtype=tensor.dtype)  # 0-d arrays, never numpy scalars

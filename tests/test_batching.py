@@ -40,3 +40,11 @@ def test_batch_size_respects_the_memory_budget() -> None:
     rows = batching.batch_size(10_000, in_size=100_000, out_size=100_000)
     assert rows * 200_000 * 8 <= batching.BATCH_BYTES or rows == 2
     assert batching.batch_size(24, 12, 15) == 24
+
+
+def test_a_large_stack_still_shows_an_op_that_reads_another_batch_entry() -> None:
+    """Past ``DISTINCT_ROWS`` the stack repeats its samples; the last row is not a repeat of
+    row 0, so an op whose every row depends on the batch's first entry is caught."""
+    values = {"x": np.zeros((3, 4))}
+    assert not batching.batchable(lambda x: x - x.reshape(-1)[0], values, "x", 64, _sampler((3, 4)))
+    assert batching.batchable(lambda x: x - x[..., :1, :1], values, "x", 64, _sampler((3, 4)))

@@ -105,13 +105,13 @@ def test_an_op_of_a_plugin_object_reproduces_as_a_python_call():
     assert again.status == "fail" and again.message == report.message
 
 
-def _exits_on_call(where: str):
-    """A forward that calls sys.exit(3) when called from opcheck's module ``where``
-    ("contract": its first call; "finite_diff": the finite differences, which call the
-    forward directly, not through the contract's call)."""
+def _exits_on_call(*where: str):
+    """A forward that calls sys.exit(3) when called from one of opcheck's modules ``where``
+    ("contract": its first call; "finite_diff", "small_ops": the finite differences, which
+    call the forward directly, not through the contract's call)."""
 
     def forward(x):
-        if any(f.filename.endswith(f"{where}.py") for f in traceback.extract_stack()):
+        if any(f.filename.endswith(tuple(f"{w}.py" for w in where)) for f in traceback.extract_stack()):
             sys.exit(3)
         return x * x
 
@@ -128,7 +128,7 @@ EXIT_LINE = _exits_on_call.__code__.co_firstlineno + 7  # the line of sys.exit(3
 @pytest.mark.parametrize("forward, backward, rule, line", [
     pytest.param(_exits_on_call("contract"), lambda dout, x: {"x": 2 * x * dout}, "forward", EXIT_LINE,
                  id="first-forward"),
-    pytest.param(_exits_on_call("finite_diff"), lambda dout, x: {"x": 2 * x * dout}, "forward", EXIT_LINE,
+    pytest.param(_exits_on_call("finite_diff", "small_ops"), lambda dout, x: {"x": 2 * x * dout}, "forward", EXIT_LINE,
                  id="forward-in-finite-differences"),
     pytest.param(lambda x: x * x, _exiting_backward, "backward",
                  _exiting_backward.__code__.co_firstlineno + 1, id="backward"),
