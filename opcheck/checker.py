@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look
+from . import audit_progress, batching, contract, coverage, joint_projection, localise, projection_error, second_look
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import Element, InputResult
@@ -310,10 +310,15 @@ class GradientChecker:
         if isinstance(got, str):
             return got
         step, self._near[name] = got
-        # One more pair repeats d_0 at twice the step: how far the differences move with the
-        # step measures their truncation error (a wrong gradient's does not move).
+        # More pairs repeat directions at twice the step: how far the differences move with
+        # the step measures their truncation error (a wrong gradient's does not move).
         signed = joint_projection.signed(rng, step)
-        pairs = PROJECTIONS + 1
+        batched = self.projections_batched(name)
+        dense = isinstance(grad, np.ndarray)
+        if batched:  # every direction repeated, in the same call
+            signed = np.concatenate([signed[:PROJECTIONS], 2 * signed[:PROJECTIONS]])
+        repeats = list(range(PROJECTIONS)) if batched else [0]
+        pairs = signed.shape[0]
         # Rows 2k and 2k+1 of the stack: x + d_k and x - d_k, in the input's dtype.
         rows = 2 * pairs
         stack = np.empty((rows, flat.size), dtype=buf.dtype)
@@ -323,16 +328,19 @@ class GradientChecker:
         # rounded (each half is exact), in float64.
         offsets = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
         analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
-                    if isinstance(grad, np.ndarray) else grad.along(offsets))
+                    if dense else grad.along(offsets))
         numeric = np.empty(pairs)
         audit_progress.begin(name, pairs, "projections")
-        if self.projections_batched(name):
+        if batched:
             args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
             numeric[:] = fd.project_rows(self.op.forward(**args), self.douts, pairs)
             method = "projections, batched"
         else:
             copy = self._returns_views(buf)
             for k in range(pairs):
+                if k == PROJECTIONS and dense:  # repeat the worst-agreeing direction at 2t
+                    repeats[0] = projection_error.worst(analytic[:k], numeric[:k])
+                    analytic[k] = self._repeat(stack, offsets, signed, x64, repeats[0]) @ grad.astype(np.float64).ravel()
                 flat[:] = stack[2 * k]
                 fp = self.call()
                 fp = fd._copy(fp) if copy else fp
@@ -342,16 +350,13 @@ class GradientChecker:
             flat[:] = x64
             method = "projections"
         noise = fd.NOISE_FACTOR * self.eps * self.noise_rms_scale
-        allowed = self.rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise
-        if self.atol:
-            allowed += self.atol * np.abs(offsets).sum(axis=1)
+        spread = np.abs(offsets).sum(axis=1) if self.atol else 0.0
         diff = np.abs(analytic - numeric)
-        if np.any(diff > allowed):
+        rounding = self._rounding(grad, offsets) if isinstance(grad, np.ndarray) else None
+        if projection_error.disagrees(diff, analytic, numeric, self.rtol, noise, spread,
+                                      self.atol, rounding, repeats):
             return None
-        if isinstance(grad, np.ndarray) and np.any(
-                diff[:-1] > self._measured(grad, offsets, analytic, numeric, noise)[:-1]):
-            return None  # (the 2t pair only measures: its own truncation is 8x pair 0's)
-        analytic, numeric, diff = analytic[:-1], numeric[:-1], diff[:-1]
+        analytic, numeric, diff = analytic[:PROJECTIONS], numeric[:PROJECTIONS], diff[:PROJECTIONS]
         rel = diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
         return InputResult(
             name=name, shape=tuple(buf.shape), dtype=tensor.dtype, status="pass",
@@ -369,24 +374,25 @@ class GradientChecker:
         outs = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
         tensor = self.op.inputs[name]
         return batching.worth_batching(buf.size, sum(o.size for o in outs)) and batching.batchable(
-            self.op.forward, self.bufs, name, 2 * (PROJECTIONS + 1),
+            self.op.forward, self.bufs, name, 4 * PROJECTIONS,
             lambda r: sample_tensor(tensor, buf.shape, r))
 
-    def _measured(self, grad: np.ndarray, offsets: np.ndarray, analytic: np.ndarray,
-                  numeric: np.ndarray, noise: float) -> np.ndarray:
-        """A projection's own error, measured: truncation grows as t^3 in <dout, J d>
-        while a wrong gradient's error grows as t, so pair 0 (step t) and the last pair
-        (2t) give truncation = |e_2t - 2 e_t| / 6. Add the rounding of the outputs and of
-        the gradient itself (its dtype's eps on each of its terms, as a random walk). The
-        rtol bound above can hide one wrong element among many; this one cannot, and
-        where it is looser the rtol bound stands."""
-        e = numeric - analytic
-        truncation = abs(e[-1] - 2 * e[0]) / 6
-        scale = np.abs(analytic) / max(abs(analytic[0]), 1e-300)
+    @staticmethod
+    def _repeat(stack: np.ndarray, offsets: np.ndarray, signed: np.ndarray, x64: np.ndarray,
+                k: int) -> np.ndarray:
+        """Make the last pair of ``stack`` direction ``k`` at twice the step; its offsets."""
+        np.multiply(signed[k], 2.0, out=signed[-1])
+        np.add(x64, signed[-1], out=stack[-2], casting="unsafe")
+        np.subtract(x64, signed[-1], out=stack[-1], casting="unsafe")
+        np.subtract(stack[-2], stack[-1], out=offsets[-1], dtype=np.float64)
+        return offsets[-1]
+
+    def _rounding(self, grad: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The gradient's own rounding in each projection: 64 units of its dtype (at
+        least the audit's) on each of its terms, added as a random walk."""
         terms = np.sqrt(np.square(offsets) @ np.square(grad.astype(np.float64, copy=False).ravel()))
         geps = float(np.finfo(grad.dtype).eps) if grad.dtype.kind == "f" else self.eps
-        return (fd.ERROR_ESTIMATE_FACTOR * (truncation * np.maximum(scale, 1.0) + noise)
-                + 64 * max(geps, self.eps) * terms + self.atol * np.abs(offsets).sum(axis=1))
+        return 64 * max(geps, self.eps) * terms
 
     def _returns_views(self, buf: np.ndarray) -> bool:
         out = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
