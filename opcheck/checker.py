@@ -293,7 +293,7 @@ class GradientChecker:
         """(may the projections of input ``name`` leave elements near a bound out, for a
         one-by-one check; at most how many)."""
         size = self.bufs[name].size
-        return mode == "sampled" or size > SMALL_INPUT, max(NEAR_BOUND_ELEMENTS, size // 10)
+        return True, max(NEAR_BOUND_ELEMENTS, size // 10)
 
     def _projections(self, name: str, grad: np.ndarray | Directional, rng: np.random.Generator,
                      mode: str = "fast") -> InputResult | str | None:
