@@ -16,9 +16,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audit_progress, batching, contract, coverage, joint_projection, localise, projection_error, second_look
+from . import audit_progress, batching, contract, coverage, joint_projection, localise, second_look
 from . import finite_diff as fd
 from .contract import ContractError
+from .projection_error import disagrees, worst
 from .result import Element, InputResult
 from .sampling import sample_tensor
 from .spec import Op
@@ -322,7 +323,6 @@ class GradientChecker:
         # the step measures their truncation error (a wrong gradient's does not move).
         signed = joint_projection.signed(rng, step)
         batched = self.projections_batched(name)
-        dense = isinstance(grad, np.ndarray)
         if batched:  # every direction repeated, in the same call
             signed = np.concatenate([signed[:PROJECTIONS], 2 * signed[:PROJECTIONS]])
         repeats = list(range(PROJECTIONS)) if batched else [0]
@@ -336,7 +336,7 @@ class GradientChecker:
         # rounded (each half is exact), in float64.
         offsets = np.subtract(stack[0::2], stack[1::2], dtype=np.float64)
         analytic = (offsets @ grad.astype(np.float64, copy=False).ravel()
-                    if dense else grad.along(offsets))
+                    if isinstance(grad, np.ndarray) else grad.along(offsets))
         numeric = np.empty(pairs)
         audit_progress.begin(name, pairs, "projections")
         if batched:
@@ -346,8 +346,8 @@ class GradientChecker:
         else:
             copy = self._returns_views(buf)
             for k in range(pairs):
-                if k == PROJECTIONS and dense:  # repeat the worst-agreeing direction at 2t
-                    repeats[0] = projection_error.worst(analytic[:k], numeric[:k])
+                if k == PROJECTIONS and isinstance(grad, np.ndarray):  # repeat the worst-agreeing direction at 2t
+                    repeats[0] = worst(analytic[:k], numeric[:k])
                     analytic[k] = self._repeat(stack, offsets, signed, x64, repeats[0]) @ grad.astype(np.float64).ravel()
                 flat[:] = stack[2 * k]
                 fp = self.call()
@@ -361,7 +361,7 @@ class GradientChecker:
         spread = np.abs(offsets).sum(axis=1) if self.atol else 0.0
         diff = np.abs(analytic - numeric)
         rounding = self._rounding(grad, offsets) if isinstance(grad, np.ndarray) else None
-        if projection_error.disagrees(diff, analytic, numeric, self.rtol, noise, spread,
+        if disagrees(diff, analytic, numeric, self.rtol, noise, spread,
                                       self.atol, rounding, repeats):
             return None
         analytic, numeric, diff = analytic[:PROJECTIONS], numeric[:PROJECTIONS], diff[:PROJECTIONS]

@@ -3,7 +3,7 @@
 torch's fast gradcheck perturbs every input together along one random direction; so does
 this: ``PROJECTIONS`` random signed directions over the concatenation of the inputs (each
 input with its own step scale, elements near a bound left out as in the per-input
-projections) and one repeat at twice the step, which measures truncation. When
+projections) and repeats at twice the step, which measure truncation (``projection_error``). When
 <dout, J d> (central differences) agrees with sum_i <grad_i, d_i> for every direction,
 every input passes its projection stage at the cost of one input's projections; only when
 they disagree do the per-input projections run, to find which input is wrong.
@@ -34,7 +34,7 @@ from .sampling import sample_tensor
 #: A ``checker.GradientChecker`` (not imported: the checker imports this module).
 GradientChecker = Any
 
-#: Random signed directions (as per input); one more pair repeats the first at 2t.
+#: Random signed directions (as per input); more pairs repeat some at 2t.
 PROJECTIONS = 4
 
 

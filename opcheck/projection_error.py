@@ -1,13 +1,13 @@
 """A projection's own error, and whether a projection disagrees beyond it.
 
 Fast mode compares <dout, J d> (central differences at step t) with <grad, d> along a few
-random signed directions d, and repeats one of them at 2t: truncation grows as t^3 in the
-differences while a wrong gradient's error grows as t, so the pair measures truncation
-as |e_2t - 2 e_t| / 6. Which direction is repeated matters: a direction whose projection
-nearly cancels (|<grad, d>| small beside the others) has a truncation unrepresentative of
-the others', and scaling it by |<grad, d_k>| / |<grad, d_0>| then misjudges every other
-direction (groupnorm, layernorm: relative truncation 1.6e-6 against an rtol of 1.5e-6,
-unmeasured). So the repeated direction is the one with the largest projection.
+random signed directions d, and repeats directions at 2t: truncation grows as t^3 in the
+differences while a wrong gradient's error grows as t, so a repeat measures its
+direction's truncation as |e_2t - 2 e_t| / 6. Which direction is repeated matters:
+truncation differs from one direction to the next (groupnorm, logdet_spd: a direction
+whose projection nearly cancels has almost none, and the others' relative truncation,
+1.6e-6, exceeded float64's rtol of 1.5e-6 unmeasured). So a loop of one call per pair
+repeats the worst-agreeing direction, and a batched call repeats every direction.
 
 A difference is a disagreement when it exceeds either bound:
 - the rtol bound, rtol * |projection| + the outputs' rounding + the measured truncation

@@ -43,7 +43,7 @@ def test_a_forward_that_mixes_rows_of_exact_zeros_is_not_batched() -> None:
         return out * (1.0 - out.sum(axis=0))
 
     x = np.zeros((1, 5))
-    rng_sample = lambda rng: rng.uniform(-1, 1, (1, 5))  # noqa: E731
+    rng_sample = lambda rng: rng.uniform(-1, 1, (1, 5))
     assert not batching.batchable(forward, {"x": x}, "x", 16, rng_sample)
     assert batching.batchable(lambda x: 2 * x, {"x": x}, "x", 16, rng_sample)
 
