@@ -153,13 +153,14 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
     flats = {name: checker.bufs[name].reshape(-1) for name in members}
     lower = {name: np.empty_like(flat) for name, flat in flats.items()}
     d = np.empty(max(flat.size for flat in flats.values()))
-    numeric = np.empty(pairs)
+    numeric, analytic = np.empty(pairs), np.empty(pairs)
     audit_progress.begin(", ".join(flats), pairs, "joint projections")
     try:
         for k in range(pairs):
             audit_progress.slots[audit_progress.DONE] = k
             if k == PROJECTIONS:  # repeat the worst-agreeing direction at 2t
-                repeated = projection_error.worst(_analytic(grads, offsets, k), numeric[:k])
+                analytic[:k] = _analytic(grads, offsets, slice(0, k))
+                repeated = projection_error.worst(analytic[:k], numeric[:k])
             for name, flat in flats.items():
                 x64, step = members[name][0], members[name][1]
                 dk = d[: flat.size]
@@ -177,13 +178,14 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
     finally:
         for name, flat in flats.items():
             flat[:] = members[name][0]
-    analytic = sum(offsets[name] @ grads[name].astype(np.float64, copy=False).ravel() for name in members)
-    return np.asarray(analytic, dtype=np.float64), numeric, offsets, [repeated]
+    analytic[PROJECTIONS:] = _analytic(grads, offsets, slice(PROJECTIONS, None))
+    return analytic, numeric, offsets, [repeated]
 
 
-def _analytic(grads: Mapping[str, np.ndarray], offsets: Mapping[str, np.ndarray], k: int) -> np.ndarray:
-    """sum_i <grad_i, offset_i> for the first ``k`` pairs."""
-    return np.asarray(sum(o[:k] @ grads[n].astype(np.float64, copy=False).ravel()
+def _analytic(grads: Mapping[str, np.ndarray], offsets: Mapping[str, np.ndarray],
+              rows: slice) -> np.ndarray:
+    """sum_i <grad_i, offset_i> for the pairs ``rows``."""
+    return np.asarray(sum(o[rows] @ grads[n].astype(np.float64, copy=False).ravel()
                           for n, o in offsets.items()), dtype=np.float64)
 
 
