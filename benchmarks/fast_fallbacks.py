@@ -30,7 +30,7 @@ def classify(item: opcheck.result.InputResult) -> str | None:  # type: ignore[na
     """None for a projections-only result, else the kind of fallback."""
     if item.check not in RULES or item.method.startswith("adjoint"):
         return None
-    if item.method.startswith("projections"):
+    if item.method.startswith(("projections", "joint projections")):
         return None
     if "near a bound" in item.coverage and not item.coverage.startswith("all "):
         return "near-bound"

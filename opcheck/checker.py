@@ -35,16 +35,19 @@ from .sampling import sample_tensor
 from .small_ops import central_sweep
 from .spec import Op
 
-#: Fast mode checks an input up to this size with elements near a bound in full (at most
-#: 2 * 4096 calls): its projections cannot resolve a float16 gradient small beside the
-#: others, which the full check sees (the adversarial gallery's exp_flush case).
-SMALL_INPUT = 4096
 #: Random signed directions per input in fast mode.
 PROJECTIONS = joint_projection.PROJECTIONS
-#: A sampled check leaves up to this many (or a tenth of the input's) elements within a
-#: step of a bound out of its projections and compares them one by one; more: a full check.
-#: Fast mode does the same for inputs above ``SMALL_INPUT`` elements.
+#: Fast and sampled checks leave up to this many (or a tenth of the input's) elements within
+#: a step of a bound out of their projections and compare them one by one; more: a full
+#: check (fast mode, inputs up to ``SMALL_INPUT``: past half of the input).
 NEAR_BOUND_ELEMENTS = 1024
+#: Fast mode checks a half-precision input up to this size with elements near a bound in
+#: full (at most 2 * 4096 calls): its projections cannot resolve a float16 gradient small
+#: beside the others (the adversarial gallery's exp_flush case) nor a 5% error under
+#: float16 rounding (lecun_tanh_constant), which the full check sees. Other dtypes leave
+#: the near elements to one-by-one checks, as for large inputs.
+SMALL_INPUT = 4096
+HALF_EPS = 1e-4
 
 
 class Directional(Protocol):
@@ -237,7 +240,12 @@ class GradientChecker:
         """(may the projections of input ``name`` leave elements near a bound out, for a
         one-by-one check; at most how many)."""
         size = self.bufs[name].size
-        return mode == "sampled" or size > SMALL_INPUT, max(NEAR_BOUND_ELEMENTS, size // 10)
+        limit = max(NEAR_BOUND_ELEMENTS, size // 10)
+        if mode == "sampled" or size > SMALL_INPUT:
+            return True, limit
+        # Fast mode, a small input: the full check where its projections are too coarse
+        # (half precision) or would cover less than half of it.
+        return self.eps < HALF_EPS, min(limit, size // 2)
 
     def projections_batched(self, name: str) -> bool:
         """Do input ``name``'s projections run as one batched call? Only for small ops (as
@@ -246,7 +254,7 @@ class GradientChecker:
         outs = self.f0 if isinstance(self.f0, tuple) else (self.f0,)
         tensor = self.op.inputs[name]
         return batching.worth_batching(buf.size, sum(o.size for o in outs)) and batching.batchable(
-            self.op.forward, self.bufs, name, 2 * (PROJECTIONS + 1),
+            self.op.forward, self.bufs, name, 4 * PROJECTIONS,
             lambda r: sample_tensor(tensor, buf.shape, r))
 
     def returns_views(self, buf: np.ndarray) -> bool:

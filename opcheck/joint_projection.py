@@ -3,7 +3,7 @@
 torch's fast gradcheck perturbs every input together along one random direction; so does
 this: ``PROJECTIONS`` random signed directions over the concatenation of the inputs (each
 input with its own step scale, elements near a bound left out as in the per-input
-projections) and one repeat at twice the step, which measures truncation. When
+projections) and repeats at twice the step, which measure truncation (``projection_error``). When
 <dout, J d> (central differences) agrees with sum_i <grad_i, d_i> for every direction,
 every input passes its projection stage at the cost of one input's projections; only when
 they disagree do the per-input projections run, to find which input is wrong.
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from . import audit_progress, batching, contract
+from . import audit_progress, batching, contract, projection_error
 from . import finite_diff as fd
 from .contract import ContractError
 from .result import InputResult
@@ -34,7 +34,7 @@ from .sampling import sample_tensor
 #: A ``checker.GradientChecker`` (not imported: the checker imports this module).
 GradientChecker = Any
 
-#: Random signed directions (as per input); one more pair repeats the first at 2t.
+#: Random signed directions (as per input); more pairs repeat some at 2t.
 PROJECTIONS = 4
 
 
@@ -106,7 +106,7 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     # would have drawn without this one (a saved state costs 2 us, a jumped stream 60 us).
     saved = rng.bit_generator.state
     try:
-        analytic, numeric, offsets = _differences(checker, grads, members, rng, together)
+        analytic, numeric, offsets, repeats = _differences(checker, grads, members, rng, together)
     except Exception as exc:  # noqa: BLE001 - any exception of the op's is reported
         raise ContractError(
             f"forward raised {type(exc).__name__}: {exc} while the audit perturbed inputs "
@@ -115,14 +115,13 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     diff = np.abs(analytic - numeric)
     noise = fd.NOISE_FACTOR * checker.eps * checker.noise_rms_scale
     spread = sum(np.abs(o).sum(axis=1) for o in offsets.values()) if checker.atol else 0.0
-    allowed = checker.rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise + checker.atol * spread
-    if np.any(diff > allowed) or np.any(diff[:-1] > _measured(checker, grads, offsets, analytic,
-                                                              numeric, noise, spread)[:-1]):
+    if projection_error.disagrees(diff, analytic, numeric, checker.rtol, noise, spread, checker.atol,
+                                  _rounding(checker, grads, offsets), repeats):
         rng.bit_generator.state = saved
         return {}
     for name, (_, _, near) in members.items():
         checker.near[name] = near
-    diff, analytic, numeric = diff[:-1], analytic[:-1], numeric[:-1]
+    diff, analytic, numeric = diff[:PROJECTIONS], analytic[:PROJECTIONS], numeric[:PROJECTIONS]
     rel = float((diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))).max())
     return {name: InputResult(
         name=name, shape=tuple(checker.bufs[name].shape), dtype=checker.op.inputs[name].dtype,
@@ -136,30 +135,36 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
 def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
                  members: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  rng: np.random.Generator, together: bool
-                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(sum_i <grad_i, offset_i>, <dout, f(x + d) - f(x - d)>) per pair, and each
-    input's realised offsets (pairs, n_i). One pair's perturbed inputs at a time (nothing
-    of size pairs * n beyond the directions and their offsets), or all in one batched
-    call where the forward verifiably takes ``together``."""
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[int]]:
+    """(sum_i <grad_i, offset_i>, <dout, f(x + d) - f(x - d)>) per pair, each input's
+    realised offsets (pairs, n_i), and the directions the last pairs repeat at 2t (the
+    worst-agreeing one; every one in a batched call). One pair's perturbed inputs at a time (nothing of size pairs * n
+    beyond the directions and their offsets), or all in one batched call where the
+    forward verifiably takes ``together``."""
     pairs = PROJECTIONS + 1
-    if together:
-        directions = {name: signed(rng, step) for name, (_, step, _) in members.items()}
-        return _batched_differences(checker, grads, members, directions)
+    if together:  # every direction repeated at 2t, in the same call
+        directions = {name: np.concatenate([d[:PROJECTIONS], 2 * d[:PROJECTIONS]])
+                      for name, d in ((n, signed(rng, step)) for n, (_, step, _) in members.items())}
+        return (*_batched_differences(checker, grads, members, directions), list(range(PROJECTIONS)))
     # Row k's direction is made where it is used, while the input is in cache.
     signs = {name: _sign_bits(rng, x64.size) for name, (x64, _, _) in members.items()}
+    repeated = 0
     offsets = {name: np.empty((pairs, x64.size)) for name, (x64, _, _) in members.items()}
     flats = {name: checker.bufs[name].reshape(-1) for name in members}
     lower = {name: np.empty_like(flat) for name, flat in flats.items()}
     d = np.empty(max(flat.size for flat in flats.values()))
-    numeric = np.empty(pairs)
+    numeric, analytic = np.empty(pairs), np.empty(pairs)
     audit_progress.begin(", ".join(flats), pairs, "joint projections")
     try:
         for k in range(pairs):
             audit_progress.slots[audit_progress.DONE] = k
+            if k == PROJECTIONS:  # repeat the worst-agreeing direction at 2t
+                analytic[:k] = _analytic(grads, offsets, slice(0, k))
+                repeated = projection_error.worst(analytic[:k], numeric[:k])
             for name, flat in flats.items():
                 x64, step = members[name][0], members[name][1]
                 dk = d[: flat.size]
-                np.multiply(signs[name][k % PROJECTIONS], -2.0 * (1 + k // PROJECTIONS), out=dk)
+                np.multiply(signs[name][k if k < PROJECTIONS else repeated], -2.0 * (1 + k // PROJECTIONS), out=dk)
                 dk += 1 + k // PROJECTIONS  # bit 0 -> +1, bit 1 -> -1 (times 2 for the last pair)
                 dk *= step
                 np.add(x64, dk, out=flat, casting="unsafe")  # x + d, rounded to the input's dtype
@@ -173,8 +178,15 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
     finally:
         for name, flat in flats.items():
             flat[:] = members[name][0]
-    analytic = sum(offsets[name] @ grads[name].astype(np.float64, copy=False).ravel() for name in members)
-    return np.asarray(analytic, dtype=np.float64), numeric, offsets
+    analytic[PROJECTIONS:] = _analytic(grads, offsets, slice(PROJECTIONS, None))
+    return analytic, numeric, offsets, [repeated]
+
+
+def _analytic(grads: Mapping[str, np.ndarray], offsets: Mapping[str, np.ndarray],
+              rows: slice) -> np.ndarray:
+    """sum_i <grad_i, offset_i> for the pairs ``rows``."""
+    return np.asarray(sum(o[rows] @ grads[n].astype(np.float64, copy=False).ravel()
+                          for n, o in offsets.items()), dtype=np.float64)
 
 
 def _batchable(checker: GradientChecker, names: list[str]) -> bool:
@@ -186,7 +198,7 @@ def _batchable(checker: GradientChecker, names: list[str]) -> bool:
         return False
     samples = {n: functools.partial(sample_tensor, checker.op.inputs[n], checker.bufs[n].shape)
                for n in names}
-    return batching.batchable_together(checker.op.forward, checker.bufs, samples, 2 * (PROJECTIONS + 1))
+    return batching.batchable_together(checker.op.forward, checker.bufs, samples, 4 * PROJECTIONS)
 
 
 def _batched_differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
@@ -195,7 +207,7 @@ def _batched_differences(checker: GradientChecker, grads: Mapping[str, np.ndarra
                          ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """``_differences`` in one call: rows 2k and 2k+1 of each input's stack hold x + d_k
     and x - d_k."""
-    pairs = PROJECTIONS + 1
+    pairs = 2 * PROJECTIONS
     args = dict(checker.views)
     offsets: dict[str, np.ndarray] = {}
     analytic = np.zeros(pairs)
@@ -219,22 +231,14 @@ def _own(out: Any, bufs: Mapping[str, np.ndarray]) -> Any:
     return out
 
 
-def _measured(checker: GradientChecker, grads: Mapping[str, np.ndarray],
-              offsets: Mapping[str, np.ndarray], analytic: np.ndarray, numeric: np.ndarray,
-              noise: float, spread: np.ndarray | float) -> np.ndarray:
-    """The joint projections' own error, measured as ``GradientChecker._measured`` does
-    for one input: truncation from pair 0 (step t) against the last pair (2t), plus the
-    outputs' rounding, plus the gradients' rounding — 64 units of each gradient's dtype
-    on each of its terms, independent across inputs, so added as one random walk."""
-    e = numeric - analytic
-    truncation = abs(e[-1] - 2 * e[0]) / 6
-    scale = np.abs(analytic) / max(abs(analytic[0]), 1e-300)
-    walk = np.zeros(analytic.size)
+def _rounding(checker: GradientChecker, grads: Mapping[str, np.ndarray],
+              offsets: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The gradients' rounding in each joint projection: 64 units of each gradient's
+    dtype on each of its terms, independent across inputs, so added as one random walk."""
+    walk = np.zeros(next(iter(offsets.values())).shape[0])
     for name, off in offsets.items():
         grad = grads[name]
         geps = float(np.finfo(grad.dtype).eps) if grad.dtype.kind == "f" else checker.eps
         g = grad.astype(np.float64, copy=False).ravel()
         walk += (64 * max(geps, checker.eps)) ** 2 * (np.square(off) @ np.square(g))
-    return (fd.ERROR_ESTIMATE_FACTOR * (truncation * np.maximum(scale, 1.0) + noise)
-            + np.sqrt(walk) + checker.atol * spread)
-
+    return np.sqrt(walk)
