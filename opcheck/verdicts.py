@@ -23,6 +23,8 @@ CONFIRMED_ENOUGH = 64
 
 def judge(c: GradientChecker, name: str, flat: np.ndarray, plan: fd.StepPlan, analytic: np.ndarray,
               numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(each element's outcome, its numeric value's error estimate, notes): ``numeric``
+    is refined in place where a second look measured it better."""
     notes: list[str] = []
     width = np.abs(plan.nodes[0] - plan.nodes[1])
     if width.all():
@@ -65,31 +67,8 @@ def judge(c: GradientChecker, name: str, flat: np.ndarray, plan: fd.StepPlan, an
             notes.append(f"{rest} more suspicious element(s) were counted as failures without a "
                          f"second look, after {confirmed} confirmed failures")
             break
-        r = second_look.refine(c.call, flat, i, plan, c.eps, c.project, c.noise, c.f0, low, high)
-        a = analytic[i]
-        if not math.isnan(r.estimate):
-            numeric[i], estimate[i] = r.estimate, r.error
-        tol = c.rtol * max(abs(a), abs(r.estimate)) + atol
-        if r.kink:
-            lo, hi = sorted((r.left, r.right))
-            slack = tol + r.error
-            outcome[i] = fd.NONDIFF if lo - slack <= a <= hi + slack else fd.FAIL
-        elif not r.smooth or (
-            r.estimates[-1] == 0.0
-            and abs(a) * plan.h[i] / 4 < fd.NOISE_FACTOR * c.eps * c.noise_scale
-        ):
-            # Not converging, or the finest step (h/8, central: 2 * h/8 wide) cannot move
-            # the output past its own rounding: the difference cannot resolve it.
-            outcome[i] = fd.UNRELIABLE
-        elif abs(a - r.estimate) > tol + fd.ERROR_ESTIMATE_FACTOR * r.error:
-            outcome[i] = fd.FAIL
-        elif r.error > tol:
-            outcome[i] = fd.UNRELIABLE
-        else:
-            outcome[i] = fd.PASS
-        if outcome[i] == fd.UNRELIABLE:
-            outcome[i], numeric[i], estimate[i] = _widened(
-                    c,                 flat, i, plan, a, low, high, numeric[i], estimate[i], atol)
+        outcome[i], numeric[i], estimate[i] = _second_look(
+            c, flat, i, plan, float(analytic[i]), low, high, numeric[i], estimate[i], atol)
         confirmed += outcome[i] == fd.FAIL
     passed = outcome == fd.PASS
     if not strict.any() and passed.any() and not (outcome == fd.FAIL).any():
@@ -99,6 +78,38 @@ def judge(c: GradientChecker, name: str, flat: np.ndarray, plan: fd.StepPlan, an
                          "rounding bound (the steps that fit the input's range barely move the "
                          "output), so a wrong gradient would pass here too")
     return outcome, estimate, notes
+
+
+def _second_look(c: GradientChecker, flat: np.ndarray, i: int, plan: fd.StepPlan, a: float,
+                 low: float, high: float, numeric: float, estimate: float,
+                 atol: float) -> tuple[int, float, float]:
+    """Element i looked suspicious: (its outcome, numeric value, error estimate) after
+    differences over a ladder of smaller steps, and larger ones if those cannot resolve it."""
+    r = second_look.refine(c.call, flat, i, plan, c.eps, c.project, c.noise, c.f0, low, high)
+    if not math.isnan(r.estimate):
+        numeric, estimate = r.estimate, r.error
+    tol = c.rtol * max(abs(a), abs(r.estimate)) + atol
+    if r.kink:
+        lo, hi = sorted((r.left, r.right))
+        slack = tol + r.error
+        outcome = fd.NONDIFF if lo - slack <= a <= hi + slack else fd.FAIL
+    elif not r.smooth or (
+        r.estimates[-1] == 0.0
+        and abs(a) * plan.h[i] / 4 < fd.NOISE_FACTOR * c.eps * c.noise_scale
+    ):
+        # Not converging, or the finest step (h/8, central: 2 * h/8 wide) cannot move
+        # the output past its own rounding: the difference cannot resolve it.
+        outcome = fd.UNRELIABLE
+    elif abs(a - r.estimate) > tol + fd.ERROR_ESTIMATE_FACTOR * r.error:
+        outcome = fd.FAIL
+    elif r.error > tol:
+        outcome = fd.UNRELIABLE
+    else:
+        outcome = fd.PASS
+    if outcome == fd.UNRELIABLE:
+        return _widened(c, flat, i, plan, a, low, high, numeric, estimate, atol)
+    return outcome, numeric, estimate
+
 
 def _widened(c: GradientChecker, flat: np.ndarray, i: int, plan: fd.StepPlan, a: float, low: float,
              high: float, numeric: float, error: float,
