@@ -220,6 +220,7 @@ def test_every_report_is_written_despite_hostile_text(runs, home):
     code, _, err = runs["reports"].result()
     assert code == 1, err[-3000:]
     for name in ("report.txt", "report.json", "report.junit.xml", "report.md", "report.html"):
+        assert (home / "reports" / name).exists(), f"{name} not written; stderr:\n{err[-3000:]}"
         text = (home / "reports" / name).read_text(encoding="utf-8")
         assert "lone surrogate" in text, name
         assert not _raw_controls(text), (name, _raw_controls(text)[:5])
