@@ -1,9 +1,11 @@
 """Numeric against analytic gradients for the inputs of one sampled variant.
 
-The audit (``audit.py``) has already checked the op's contract and called backward; this
-module runs the finite differences (``finite_diff.py``, batched where ``batching.py``
-verified it), gives every element its outcome and summarises each input as an
-``InputResult``.
+The audit (``engine.py``) has already checked the op's contract and called backward; this
+module chooses how each input is checked (by mode) and runs the element-wise sweep
+(``finite_diff.py``, batched where ``batching.py`` verified it). The projections
+(``input_projections``, ``joint_projection``), the sampled parts (``sampled_checks``),
+the per-element outcomes (``verdicts``) and each input's ``InputResult`` (``summary``)
+live in modules of their own.
 """
 
 from __future__ import annotations
