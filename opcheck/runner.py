@@ -147,9 +147,24 @@ def _drain(queue: deque[str], workers: list[_Worker], context: Any, options: Run
                 w.kill()
 
 
+#: Pauses before asking a fork server again for a worker, when the one asked was dying.
+SERVER_RETRIES = (0.05, 0.25, 1.0)
+
+
 def _new_worker(context: Any, options: RunOptions, alive: Any) -> _Worker:
-    _fork_server_pid()  # restarts the fork server if an op killed it
-    return _Worker(context, options, alive)
+    """A fresh worker. An op that killed the fork server (SIGKILL, SIGTERM) may leave it
+    alive a moment longer, long enough to take the request for a worker and then die
+    (``EOFError`` from multiprocessing): wait, let the server be restarted, ask again."""
+    for pause in (*SERVER_RETRIES, None):
+        _fork_server_pid()  # restarts the fork server if an op killed it
+        try:
+            return _Worker(context, options, alive)
+        except (EOFError, ConnectionError) as exc:
+            if pause is None:
+                raise WorkerError(f"an audit worker failed to start: the fork server kept "
+                                  f"dying ({type(exc).__name__}: {exc})") from None
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _replace(w: _Worker, queue: deque[str], context: Any, options: RunOptions,
@@ -232,7 +247,7 @@ class OpAuditor:
         self.options, self.registry = options, registry
         self.context = _context()
         self.alive, self._keep_alive = self.context.Pipe(duplex=False)
-        self.worker = _Worker(self.context, options, self.alive)
+        self.worker = _new_worker(self.context, options, self.alive)
 
     def audit(self, name: str) -> OpReport:
         try:
@@ -262,7 +277,7 @@ class OpAuditor:
 
     def _replace(self) -> None:
         self.worker.close()
-        self.worker = _Worker(self.context, self.options, self.alive)
+        self.worker = _new_worker(self.context, self.options, self.alive)
 
     def close(self) -> None:
         self.worker.close()

@@ -73,7 +73,14 @@ class WorkerProcess:
                       options.max_memory, self.crash_log, options.timeout, self.progress_file),
         )
         self.server = fork_server_pid()  # to tell when an op has killed it
-        start = Task(None, self.executor.submit(worker_pid), time.monotonic())
+        try:
+            start = Task(None, self.executor.submit(worker_pid), time.monotonic())
+        except BaseException:  # the fork server died under the request (runner retries)
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            for path in (self.crash_log, self.progress_file):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            raise
         self.tasks: deque[Task] = deque([start])
         self.pid: int | None = None
         self.process: Any = None

@@ -186,3 +186,27 @@ def test_workers_stop_when_the_run_is_closed_early(tmp_path, monkeypatch):
     running.close()  # what an interrupt does
     pids = {int(p) for p in log.read_text().split()}
     assert pids and not any(_alive(p) for p in pids)
+
+
+@pytest.mark.slow  # starts processes
+def test_a_worker_starts_though_the_fork_server_was_just_killed():
+    """An op that kills the fork server may leave it alive a moment longer: long enough
+    to take the next worker's request and die under it (EOFError in multiprocessing).
+    Killed right before each request, the server is restarted and every worker starts."""
+    import multiprocessing
+
+    from opcheck.runner import _new_worker
+    from opcheck.worker_process import context, fork_server_pid
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    ctx = context()
+    alive = ctx.Event()
+    alive.set()
+    for _ in range(5):
+        os.kill(fork_server_pid(), signal.SIGKILL)
+        worker = _new_worker(ctx, RunOptions(), alive)
+        try:
+            assert isinstance(worker.tasks[0].future.result(timeout=60), int)  # its pid
+        finally:
+            worker.close()
