@@ -109,10 +109,7 @@ class GradientChecker:
             try:
                 quick = passed or input_projections.project(self, name, grad, rng, mode)
             except Exception as exc:
-                raise ContractError(
-                    f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
-                    contract.user_traceback(exc),
-                ) from None
+                raise contract.perturbation_error(exc, f"input {name!r}") from None
             if isinstance(quick, InputResult) and mode == "sampled":
                 assert isinstance(grad, np.ndarray)
                 result = sampled_checks.sampled(self, name, grad, rng, quick)
@@ -222,12 +219,7 @@ class GradientChecker:
         except ContractError:
             raise
         except Exception as exc:
-            hint = ("; forward seems to write into its input, which the audit passes read-only"
-                    if "read-only" in str(exc) else "")
-            raise ContractError(
-                f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}{hint}",
-                contract.user_traceback(exc),
-            ) from None
+            raise contract.perturbation_error(exc, f"input {name!r}") from None
         result = summary.summarise(name, values, tensor.dtype, analytic, numeric, estimate, outcome, plan,
                             self.rtol, self.atol, notes)
         if indices is not None:

@@ -21,6 +21,15 @@ def _kind(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
+def perturbation_error(exc: BaseException, what: str) -> ContractError:
+    """The error of a forward that raised while the audit perturbed ``what`` ("input 'x'"):
+    the op author's traceback, and a hint where the forward wrote into its read-only input."""
+    hint = ("; forward seems to write into its input, which the audit passes read-only"
+            if "read-only" in str(exc) else "")
+    return ContractError(f"forward raised {type(exc).__name__}: {exc} while the audit perturbed "
+                         f"{what}{hint}", user_traceback(exc))
+
+
 def user_traceback(exc: BaseException) -> str:
     """The exception's traceback without opcheck's own frames: the op author's code only."""
     frames = [

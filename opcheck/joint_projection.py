@@ -27,7 +27,6 @@ import numpy as np
 
 from . import audit_progress, batching, contract, projection_error
 from . import finite_diff as fd
-from .contract import ContractError
 from .result import InputResult
 from .sampling import sample_tensor
 
@@ -108,10 +107,8 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     try:
         analytic, numeric, offsets, repeats = _differences(checker, grads, members, rng, together)
     except Exception as exc:  # noqa: BLE001 - any exception of the op's is reported
-        raise ContractError(
-            f"forward raised {type(exc).__name__}: {exc} while the audit perturbed inputs "
-            f"{', '.join(map(repr, members))} together", contract.user_traceback(exc),
-        ) from None
+        raise contract.perturbation_error(
+            exc, f"inputs {', '.join(map(repr, members))} together") from None
     diff = np.abs(analytic - numeric)
     noise = fd.NOISE_FACTOR * checker.eps * checker.noise_rms_scale
     spread = sum(np.abs(o).sum(axis=1) for o in offsets.values()) if checker.atol else 0.0

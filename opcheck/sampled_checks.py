@@ -11,7 +11,6 @@ import numpy as np
 
 from . import audit_progress, contract, coverage, localise, summary
 from . import finite_diff as fd
-from .contract import ContractError
 from .joint_projection import PROJECTIONS
 from .result import InputResult
 
@@ -73,10 +72,7 @@ def localised(c: GradientChecker, name: str, grad: np.ndarray, rng: np.random.Ge
     try:
         suspects = localise.bisect(candidates, disagrees)
     except Exception as exc:
-        raise ContractError(
-            f"forward raised {type(exc).__name__}: {exc} while the audit perturbed input {name!r}",
-            contract.user_traceback(exc),
-        ) from None
+        raise contract.perturbation_error(exc, f"input {name!r}") from None
     placeholder = InputResult(name=name, shape=tuple(buf.shape), dtype=c.op.inputs[name].dtype,
                               status="pass", counts={})
     part = sampled(c, name, grad, rng, placeholder, suspects)
