@@ -4,13 +4,15 @@ Pure: two lists of ``OpReport`` (and their run metadata) in, a ``Comparison`` ou
 renderers live in ``opcheck.formats.diff``. An op is matched by name. A regression is an op
 that worked (``pass``, or ``xpass``) and now fails or errors; a fix is the reverse (from
 ``fail``, ``error`` or ``xfail`` to ``pass``); every other status change is listed as
-changed. ``max_rel_error`` growth beyond ``factor`` is listed, whatever the statuses.
+changed. An op that did not pass in either run but fails at other variants now (a new
+bug in an op already known to fail at N=1) is listed apart: its status alone hides it.
+``max_rel_error`` growth beyond ``factor`` is listed, whatever the statuses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .result import OpReport
@@ -34,6 +36,7 @@ class Change:
     old_error: float | None = None
     new_error: float | None = None
     message: str = ""  # the newer run's reason, for an op that does not pass
+    detail: str = ""  # for an op of one status in both runs: how its failing variants moved
 
     @property
     def growth(self) -> float | None:
@@ -54,6 +57,7 @@ class Comparison:
     changed: list[Change] = field(default_factory=list)
     added: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
+    variants: list[Change] = field(default_factory=list)
     growth: list[Change] = field(default_factory=list)
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
@@ -67,7 +71,8 @@ class Comparison:
 
     def counts(self) -> dict[str, int]:
         return {key: len(getattr(self, key)) for key in
-                ("regressions", "fixes", "changed", "added", "removed", "growth")} | {
+                ("regressions", "fixes", "changed", "added", "removed", "variants",
+                 "growth")} | {
                 "unchanged": self.unchanged}
 
 
@@ -93,6 +98,8 @@ def compare(old: Sequence[OpReport], new: Sequence[OpReport], *, factor: float =
             result.fixes.append(change)
         elif a.status != b.status:
             result.changed.append(change)
+        elif moved := failing_variants_moved(a, b):
+            result.variants.append(replace(change, detail=moved))
         else:
             result.unchanged += 1
         grew = change.growth
@@ -112,6 +119,21 @@ def compare(old: Sequence[OpReport], new: Sequence[OpReport], *, factor: float =
     if shards:
         result.notes.insert(0, shards)
     return result
+
+
+def failing_variants_moved(old: OpReport, new: OpReport) -> str:
+    """"now also fails at N=4; no longer at N=1" for an op whose failing variants differ
+    between the runs ("" if they do not, or if either run never reached a variant)."""
+    if not old.variants or not new.variants:
+        return ""
+    before = [v.label for v in old.variants if v.status != "pass"]
+    after = [v.label for v in new.variants if v.status != "pass"]
+    worse = [label for label in after if label not in before]
+    better = [label for label in before if label not in after]
+    parts = ([f"now also fails at {', '.join(worse)}"] if worse else []) + (
+        [f"no longer at {', '.join(better)}" if worse else f"no longer fails at {', '.join(better)}"]
+        if better else [])
+    return "; ".join(parts)
 
 
 def shard_note(old_meta: dict[str, Any] | None, new_meta: dict[str, Any] | None,

@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 def skip_report(op: Op, plan: Plan, seed: int, mode: str, plugin: PluginInfo | None) -> OpReport:
     """The report of an op every variant of which is skipped: it is never audited."""
     return OpReport(name=op.name, status="skip", mode=mode, seed=seed,
-                    plugin=plugin.name if plugin else None, message=plan.skip_reason())
+                    plugin=plugin.name if plugin else None, message=plan.skip_reason(),
+                    skipped=skipped_variants(plan))
+
+
+def skipped_variants(plan: Plan) -> dict[str, str]:
+    """Each variant of the run a skip selector leaves out, with its reason."""
+    return {label: plan.skip[label].reason for label in plan.labels if label in plan.skip}
 
 
 def audit_expected(op: Op, *, seed: int, mode: str, variant: str | None,
@@ -65,6 +71,10 @@ def apply(report: OpReport, plan: Plan) -> OpReport:
     if report.status not in ("pass", "fail", "error") or not (
             plan.xfail or plan.skip or plan.check_xfail or plan.check_skip or plan.problem):
         return report
+    if plan.skip and not plan.problem:
+        audited = {v.label for v in report.variants}
+        report.skipped = {label: why for label, why in skipped_variants(plan).items()
+                          if label not in audited}
     if plan.problem:
         report.status, report.message = "error", plan.problem
         return report
@@ -86,6 +96,7 @@ def apply(report: OpReport, plan: Plan) -> OpReport:
         selectors = sorted({plan.xfail[label].selector for label in verdict.xpassed
                             if label in plan.xfail} | set(plan.check_xfail))
         report.status = "xpass"
+        report.xpassed = list(verdict.xpassed)
         report.message = (f"[XPASS(strict)] expected to fail ({verdict.reason}) but passes: "
                           f"remove {', '.join(repr(s) for s in selectors)} from the xfail of op "
                           f"{report.name!r}")

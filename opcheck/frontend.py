@@ -41,6 +41,7 @@ def audit(
     seconds (default ``budget.DEFAULT_BUDGET``, or ``$OPCHECK_BUDGET``), else projections
     plus a covering sample (docs/method.md); "full" and "fast" ignore the budget.
     """
+    from . import blas_threads
     from .engine import audit_op, check_arguments
     from .errors import UsageError
     from .spec import Op
@@ -51,8 +52,9 @@ def audit(
                          "(`opcheck list` shows them)")
     if isinstance(op, str):
         op, plugin = _lookup(op, plugins, plugin)
-    report = audit_op(op, seed=seed, mode=mode, inputs=inputs, variant=variant, order=order,
-                      budget=budget)
+    with blas_threads.limited():  # the pool a default run's workers get (docs/benchmarks.md)
+        report = audit_op(op, seed=seed, mode=mode, inputs=inputs, variant=variant,
+                          order=order, budget=budget)
     report.plugin = plugin.name if plugin else None
     bad = report.failing_variant()
     if bad is None:

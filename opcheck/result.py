@@ -132,6 +132,12 @@ class OpReport:
     message: str = ""
     reproduce: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: Variants an ``Op.skip`` selector left out (label → reason): never run, so not in
+    #: ``variants``; an op with ``status`` ``skip`` lists every variant here.
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: For an ``xpass``: the variants whose expected failure did not happen (empty: every
+    #: passing variant, as for a baseline entry, which covers the whole op).
+    xpassed: list[str] = field(default_factory=list)
 
     @property
     def max_rel_error(self) -> float | None:

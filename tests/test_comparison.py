@@ -151,3 +151,20 @@ def test_the_count_of_unchanged_ops_is_in_good_english(kept, words):
     c = compare(old, new, old_path="main.json", new_path="pr.json")
     assert render_text(c).splitlines()[0].endswith(f" ({words})")
     assert f"main.json → pr.json · {words}" in render_markdown(c)
+
+
+def _failing_at(status: str, *labels: str) -> OpReport:
+    return OpReport(name="op", status=status, variants=[
+        VariantResult(label, {"N": 3}, 0, status="fail" if label in labels else "pass")
+        for label in ("default", "N=1", "N=4")])
+
+
+def test_an_op_failing_at_more_variants_is_not_unchanged():
+    """A whole-op xfail (or baseline entry) keeps the status; the new failing variant is
+    what a reviewer must see."""
+    c = compare([_failing_at("xfail", "N=1")], [_failing_at("xfail", "N=1", "N=4")])
+    assert c.unchanged == 0 and not (c.regressions or c.changed)
+    assert [(ch.name, ch.detail) for ch in c.variants] == [("op", "now also fails at N=4")]
+    assert compare([_failing_at("fail", "N=1")], [_failing_at("fail", "N=1")]).unchanged == 1
+    crashed = OpReport(name="op", status="error", message="timed out")  # no variant at all
+    assert compare([crashed], [_failing_at("error", "N=1")]).unchanged == 1

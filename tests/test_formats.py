@@ -335,11 +335,12 @@ def test_heat_map_with_matplotlib_is_an_embedded_png(reports):
 def test_heat_map_grid_is_every_elements_error_in_c_order(reports):
     item = next(i for v in reports[0].variants for i in v.inputs if i.status == "fail")
     rows, cols = item.shape
-    grid, complete = error_grid(item)
-    assert complete and len(grid) == rows and all(len(row) == cols for row in grid)
+    grid = error_grid(item)
+    assert grid.complete and len(grid.rows) == rows and all(len(row) == cols for row in grid.rows)
     for bad in item.mismatches:
-        assert grid[bad.index[0]][bad.index[1]] == pytest.approx(bad.abs_error)
-    assert max(v for row in grid for v in row if v is not None) == pytest.approx(item.max_abs_error)
+        assert grid.rows[bad.index[0]][bad.index[1]] == pytest.approx(bad.abs_error)
+    assert max(v for row in grid.rows for v in row if v is not None) == pytest.approx(
+        item.max_abs_error)
 
 
 def test_heat_map_of_an_input_too_large_to_record_shows_its_worst_elements(reports, monkeypatch):
@@ -347,8 +348,7 @@ def test_heat_map_of_an_input_too_large_to_record_shows_its_worst_elements(repor
     item = next(i for v in reports[0].variants for i in v.inputs if i.status == "fail")
     rows, cols = item.shape
     monkeypatch.setattr(item, "abs_errors", None)
-    _, complete = error_grid(item)
-    assert not complete
+    assert not error_grid(item).complete
     fragment = heatmap_html(item, "x")
     assert fragment.count("not recorded") == rows * cols - len(item.mismatches)
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 from ..comparison import Change, Comparison
+from ..escape import visible
 from ..serialize import jsonable
 from .markdown import md
 
@@ -17,6 +18,7 @@ SECTIONS = (
     ("changed", "Status changed"),
     ("added", "New ops"),
     ("removed", "Removed ops"),
+    ("variants", "Failing variants changed"),
 )
 
 
@@ -25,6 +27,7 @@ def headline(c: Comparison) -> str:
     words = [(n["regressions"], "regression", "regressions"), (n["fixes"], "fixed", "fixed"),
              (n["changed"], "changed", "changed"), (n["added"], "new op", "new ops"),
              (n["removed"], "removed op", "removed ops"),
+             (n["variants"], "op failing at other variants", "ops failing at other variants"),
              (n["growth"], "error growth", "error growths")]
     parts = [f"{k} {one if k == 1 else many}" for k, one, many in words if k]
     return ", ".join(parts) or "no change"
@@ -43,7 +46,15 @@ def _status(change: Change, arrow: str = "->") -> str:
     return f"{change.old or '-'} {arrow} {change.new or '-'}"
 
 
+def _reason(change: Change) -> str:
+    """The first line of why the op does not pass now (or how its failing variants moved)."""
+    lines = (change.detail or change.message or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def render_text(c: Comparison) -> str:
+    """For a terminal: names and reasons come from third-party code, so control
+    characters are written as escapes (``opcheck.escape``), as the text report does."""
     lines = [(f"opcheck diff {c.old_path} {c.new_path}: {headline(c)} "
               f"({unchanged(c)})")]
     lines += [f"note: {note}" for note in c.notes]
@@ -54,8 +65,8 @@ def render_text(c: Comparison) -> str:
         lines += ["", f"{title} ({len(changes)}):"]
         width = max(len(ch.name) for ch in changes)
         for ch in changes:
-            reason = (ch.message or "").strip().splitlines()
-            tail = f"  {reason[0]}" if reason and ch.new not in ("pass", None) else ""
+            reason = _reason(ch)
+            tail = f"  {reason}" if reason and (ch.detail or ch.new not in ("pass", None)) else ""
             lines.append(f"  {ch.name:<{width}}  {_status(ch):<16}  max rel err "
                          f"{_num(ch.old_error)} -> {_num(ch.new_error)}{tail}")
     if c.growth:
@@ -64,7 +75,7 @@ def render_text(c: Comparison) -> str:
         for ch in c.growth:
             lines.append(f"  {ch.name:<{width}}  {_num(ch.old_error)} -> {_num(ch.new_error)}  "
                          f"({ch.growth:.3g}x, {_status(ch)})")
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines) + "\n")
 
 
 def render_markdown(c: Comparison) -> str:
@@ -81,9 +92,9 @@ def render_markdown(c: Comparison) -> str:
         lines += [f"#### {title} ({len(changes)})", "", "| op | status | max rel err | reason |",
                   "| --- | --- | --- | --- |"]
         for ch in changes:
-            reason = (ch.message or "").strip().splitlines()
+            reason = _reason(ch)
             lines.append(f"| {md(ch.name)} | {md(_status(ch, '→'))} | {_num(ch.old_error)} → "
-                         f"{_num(ch.new_error)} | {md(reason[0]) if reason else '–'} |")
+                         f"{_num(ch.new_error)} | {md(reason) if reason else '–'} |")
         lines.append("")
     if c.growth:
         lines += [f"#### max_rel_error grew more than {c.factor:g}x ({len(c.growth)})", "",

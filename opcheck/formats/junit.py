@@ -5,6 +5,12 @@ op's name, ``name`` the variant's label; a gradient mismatch is a ``<failure>``,
 contract an ``<error>``, an op an interrupted run did not reach is ``<skipped>``. An op
 that never got as far as a variant (it timed out, crashed its worker, or its plugin is
 broken) is one testcase named ``all variants``.
+
+Expectations are written per variant as pytest's junitxml writes parametrized tests: a
+variant an ``Op.skip`` selector left out is ``<skipped type="pytest.skip">``, an expected
+failure ``<skipped type="pytest.xfail">``, a variant that passes though expected to fail
+a ``<failure>`` whose message starts ``[XPASS(strict)]``, and the other variants of such
+an op pass or fail as they did.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from ..escape import visible
 from ..report import format_input_failure
-from ..result import OpReport, VariantResult
+from ..result import OpReport, VariantResult, worst_status
 
 WHOLE_OP = "all variants"
 # Characters XML 1.0 cannot carry at all, even escaped (ANSI escapes in exception texts...).
@@ -68,35 +74,68 @@ def _suite(root: ET.Element, name: str, meta: dict[str, Any]) -> ET.Element:
 
 
 def _cases(report: OpReport) -> list[ET.Element]:
-    if report.status in ("xfail", "skip"):
-        # pytest's junitxml way: a skip, and an expected failure, are <skipped> testcases
+    skipped = [_skipped(report.name, label, "pytest.skip", reason)
+               for label, reason in report.skipped.items()]
+    if report.status in ("xfail", "skip", "xpass") and not report.variants:
+        if skipped and report.status == "skip":
+            return skipped  # each variant a skipped test, as pytest shows skipped params
         case = _case(report.name, WHOLE_OP, report.duration)
-        ET.SubElement(case, "skipped", type="pytest.xfail" if report.status == "xfail" else
-                      "pytest.skip", message=xml_text(report.message or report.status))
-        return [case]
-    if report.status == "xpass":
-        case = _case(report.name, WHOLE_OP, report.duration)
-        element = ET.SubElement(case, "failure", message=xml_text(report.message), type="XPASS")
-        element.text = xml_text(report.message)
-        return [case]
+        if report.status == "xpass":
+            _xpass(case, report.message)
+        else:  # pytest's junitxml way: a skip, and an expected failure, are <skipped>
+            ET.SubElement(case, "skipped", type="pytest.xfail" if report.status == "xfail" else
+                          "pytest.skip", message=xml_text(report.message or report.status))
+        return [case, *skipped]
     if not report.variants:
         case = _case(report.name, WHOLE_OP, report.duration)
         if report.status != "pass":
             _problem(case, report.status, report.message, report.message, report.reproduce)
         _output(case, report.warnings)
-        return [case]
+        return [case, *skipped]
     share = report.duration / len(report.variants)
+    xpassed = set(report.xpassed or [v.label for v in report.variants if v.status == "pass"])
     cases = []
     for variant in report.variants:
         case = _case(report.name, variant.label, share)
-        if variant.status == "fail":
+        if report.status in ("xfail", "xpass") and variant.status != "pass":
+            # every failure of an xfail (or a strict xpass) op is an expected one
+            ET.SubElement(case, "skipped", type="pytest.xfail",
+                          message=xml_text(_expected_failure(report, variant)))
+        elif report.status == "xpass" and variant.label in xpassed:
+            _xpass(case, report.message)
+        elif variant.status == "fail":
             _problem(case, "fail", variant.message, _failure_text(report, variant), report.reproduce)
         elif variant.status == "error":
             body = "\n".join(t for t in (variant.message, variant.traceback.rstrip()) if t)
             _problem(case, "error", variant.message, body, report.reproduce)
         _output(case, variant.warnings)
         cases.append(case)
-    return cases
+    return cases + skipped
+
+
+def _expected_failure(report: OpReport, variant: VariantResult) -> str:
+    """The op's message for this variant: "expected failure (reason): variant N=1: ...". The
+    op's message quotes its first failing variant's (``engine``); another variant's expected
+    failure quotes its own, after the same reason."""
+    raw = worst_status([v.status for v in report.variants])
+    first = next((v for v in report.variants if v.status == raw), None)
+    quoted = f"variant {first.label}: {first.message}" if first is not None else ""
+    if report.status != "xfail" or not quoted or not report.message.endswith(f": {quoted}"):
+        return report.message if report.status == "xfail" else variant.message
+    return f"{report.message[:-len(quoted)]}variant {variant.label}: {variant.message}"
+
+
+def _skipped(op: str, label: str, kind: str, reason: str) -> ET.Element:
+    case = _case(op, label, 0.0)
+    element = ET.SubElement(case, "skipped", type=kind, message=xml_text(reason))
+    element.text = xml_text(reason)
+    return case
+
+
+def _xpass(case: ET.Element, message: str) -> None:
+    """pytest's strict XPASS: a failure whose message is ``[XPASS(strict)] reason``."""
+    element = ET.SubElement(case, "failure", message=xml_text(message), type="XPASS")
+    element.text = xml_text(message)
 
 
 def _case(op: str, label: str, seconds: float) -> ET.Element:

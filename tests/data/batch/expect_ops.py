@@ -1,6 +1,6 @@
 """Test plugin: an op library as CI sees it, with known failures declared in every way.
 
-Used by tests/test_expectations.py, tests/test_baseline.py and tests/test_diff.py, copied
+Used by tests/test_expectations.py, tests/test_baseline.py and tests/test_comparison.py, copied
 into tmp_path and loaded with ``-p expect_ops``. ``EXPECT_BUG`` in the environment names
 an op whose backward is broken for this run (a new bug), so two runs can be diffed.
 """
