@@ -170,9 +170,9 @@ def loop_central(
         if copy:
             fp = _copy(fp)
         flat[i] = down[i]
-        fm = call()
-        flat[i] = orig[i]
+        fm = call()  # (projected before the restore: it may be a view of the input)
         out[i] = project(fp, fm) / width[i] if width[i] else NAN  # 0: below resolution
+        flat[i] = orig[i]
         progress[at] = done  # one store: how far a timeout got
 
 
@@ -214,9 +214,9 @@ def loop_one_sided(
         if copy:
             f1 = _copy(f1)
         flat[i] = plan.values[1][i]
-        f2 = call()
-        flat[i] = plan.original[i]
+        f2 = call()  # (used before the restore: it may be a view of the input)
         out[i] = one_sided(project, f0, f1, f2, s1, s2)
+        flat[i] = plan.original[i]
         progress[at] = done
 
 
