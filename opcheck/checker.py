@@ -298,7 +298,8 @@ class GradientChecker:
         if not batching.batchable(self.op.forward, self.bufs, name, rows,
                                   lambda rng: sample_tensor(tensor, buf.shape, rng)):
             return None
-        stack = np.repeat(buf.reshape(1, -1), rows, axis=0)
+        stack = np.empty((rows, buf.size), dtype=buf.dtype)
+        stack[:] = buf.reshape(1, -1)  # (np.repeat's copy, in half its time)
         args = {**self.views, name: batching.readonly(stack).reshape(rows, *buf.shape)}
 
         return functools.partial(self.op.forward, **args), stack

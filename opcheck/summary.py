@@ -30,7 +30,8 @@ def strict_pass(name: str, buf: np.ndarray, dtype: str, analytic: np.ndarray, nu
         return None
     size_a, size_n = np.abs(analytic), np.abs(numeric)
     diff = np.abs(analytic - numeric)
-    if not all_true(diff <= rtol * np.maximum(size_a, size_n) + atol):
+    allowed = rtol * np.maximum(size_a, size_n)
+    if not all_true(diff <= (allowed + atol if atol else allowed)):  # (+ 0.0 changes no bit here)
         return None
     rel = diff / np.maximum(1e-8, size_a + size_n)
     return _passed(name, buf.shape, dtype, analytic, numeric, diff, rel, noise / width, plan,
@@ -89,7 +90,7 @@ def summarise(name: str, buf: np.ndarray, dtype: str, analytic: np.ndarray, nume
 def _element(i: int, shape: tuple[int, ...], analytic: np.ndarray, numeric: np.ndarray,
              diff: np.ndarray, rel: np.ndarray, estimate: np.ndarray, outcome: np.ndarray) -> Element:
     return Element(
-        index=tuple(int(k) for k in np.unravel_index(i, shape)) if shape else (),
+        index=_unravel(i, shape),
         analytic=float(analytic[i]), numeric=float(numeric[i]), abs_error=float(diff[i]),
         rel_error=float(rel[i]), error_estimate=float(estimate[i]),
         outcome=fd.OUTCOME_NAMES[outcome[i]],
@@ -106,13 +107,22 @@ def _passed(name: str, shape: tuple[int, ...], dtype: str, analytic: np.ndarray,
         counts={"pass": diff.size, "fail": 0, "nondifferentiable": 0, "unreliable": 0},
         max_rel_error=float(rel[worst]), max_abs_error=largest(diff),
         worst=Element(
-            index=tuple(int(k) for k in np.unravel_index(worst, shape)) if shape else (),
+            index=_unravel(worst, shape),
             analytic=float(analytic[worst]), numeric=float(numeric[worst]),
             abs_error=float(diff[worst]), rel_error=float(rel[worst]),
             error_estimate=float(estimate[worst]), outcome="pass"),
         mismatches=[], unresolved=[], rtol=rtol, atol=atol, **_steps(plan, estimate),
         notes=notes, abs_errors=None,
     )
+
+
+def _unravel(i: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.unravel_index(i, shape)`` as Python ints, in a third of its time at this size."""
+    index = []
+    for n in reversed(shape):
+        i, k = divmod(int(i), n)
+        index.append(k)
+    return tuple(reversed(index))
 
 
 def _steps(plan: fd.StepPlan, estimate: np.ndarray) -> dict[str, Any]:
