@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ContractError
+from .reductions import all_true
 from .spec import Op
 
 _PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))  # venvs link lib64 -> lib
@@ -78,7 +79,7 @@ def _one_output(value: Any, what: str) -> np.ndarray:
 
 def check_finite(arrays: list[np.ndarray], what: str) -> None:
     for k, arr in enumerate(arrays):
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        if arr.dtype.kind == "f" and not all_true(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))[0]
             name = what if len(arrays) == 1 else f"{what} {k}"
             raise ContractError(
@@ -133,7 +134,7 @@ def _by_name(op: Op, raw: Any, role: str) -> dict[str, Any]:
     """The gradients ``role`` returned (a mapping or a tuple in input order) by input name,
     without the ``None`` ones."""
     names = list(op.inputs)
-    if isinstance(raw, Mapping):
+    if type(raw) is dict or isinstance(raw, Mapping):  # (the ABC check alone is ~1 us)
         unknown = [k for k in raw if k not in op.inputs]
         if unknown:
             raise ContractError(
@@ -188,7 +189,7 @@ def _gradient(name: str, given: Mapping[str, Any], value_in: np.ndarray, role: s
         warnings.append(
             f"the gradient of {name!r} has dtype {grad.dtype}, its input {value_in.dtype}"
         )
-    if grad.dtype.kind == "f" and not np.all(np.isfinite(grad)):
+    if grad.dtype.kind == "f" and not all_true(np.isfinite(grad)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(grad))[0])
         raise ContractError(
             f"{role} returned {grad[bad]} in the gradient of {name!r} at index {bad} "

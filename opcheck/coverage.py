@@ -8,6 +8,8 @@ element by element, and projections over all elements see the rest.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Random elements added to the covering sample.
@@ -42,6 +44,7 @@ def covering_sample(shape: tuple[int, ...], rng: np.random.Generator,
     return np.sort(kept)
 
 
+@functools.lru_cache(maxsize=1024)
 def describe(projections: int, sampled: int, size: int, joint: bool = False) -> str:
     """"all 32,768 elements" or "4 projections + 1,024 sampled elements" ("4 joint
     projections" where they moved every input at once)."""

@@ -7,14 +7,16 @@ about ops, plugins or reports.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import audit_progress
+from .reductions import largest, smallest
 
 Call = Callable[[], Any]
 Project = Callable[[Any, Any], float]
@@ -34,8 +36,10 @@ OUTCOME_NAMES = ("pass", "fail", "nondifferentiable", "unreliable")
 
 def base_step(x: np.ndarray, eps: float) -> np.ndarray:
     """eps^(1/3) * max(1, |x|), rounded to a power of two so that x ± h is exact."""
-    raw = eps ** (1.0 / 3.0) * np.maximum(1.0, np.abs(x))
-    return np.exp2(np.round(np.log2(raw)))
+    raw = np.maximum(1.0, np.abs(x))
+    np.multiply(eps ** (1.0 / 3.0), raw, out=raw)
+    # (in place, and rint for round: a small input's step plan is mostly call overhead)
+    return np.exp2(np.rint(np.log2(raw, out=raw), out=raw), out=raw)
 
 
 @dataclass
@@ -48,9 +52,26 @@ class StepPlan:
 
     h: np.ndarray  # nominal step, float64
     kind: np.ndarray  # CENTRAL, FORWARD or BACKWARD per element
-    values: tuple[list[Any], list[Any]]  # perturbed values in the input dtype
+    perturbed: tuple[np.ndarray, np.ndarray]  # perturbed values in the input dtype
     nodes: tuple[np.ndarray, np.ndarray]  # realised offsets for values[0], values[1]
-    original: list[Any]
+    at: np.ndarray  # the unperturbed values in the input dtype (a copy)
+    all_central: bool = False  # every element has a central step (the common case)
+    width: np.ndarray = field(init=False)  # nodes[0] - nodes[1]: the central differences' widths
+
+    def __post_init__(self) -> None:
+        self.width = self.nodes[0] - self.nodes[1]
+
+    # The element loops index Python lists (cheaper per element than numpy scalars); a
+    # batched sweep writes the arrays and never needs them.
+    @functools.cached_property
+    def values(self) -> tuple[list[Any], list[Any]]:
+        """``perturbed`` as lists."""
+        return (self.perturbed[0].tolist(), self.perturbed[1].tolist())
+
+    @functools.cached_property
+    def original(self) -> list[Any]:
+        """``at`` as a list."""
+        return self.at.tolist()
 
 
 def plan_steps(
@@ -61,12 +82,16 @@ def plan_steps(
     dtype = x.dtype
     x64 = x.astype(np.float64).ravel()
     # (infinite bounds stay so: a small input's two reductions saved)
-    low = low if low == -math.inf and x64.size else min(low, float(x64.min()))
-    high = high if high == math.inf and x64.size else max(high, float(x64.max()))
-    h = base_step(x64, eps) * scale
-    kind = np.full(x64.shape, CENTRAL, dtype=np.int8)
+    low = low if low == -math.inf and x64.size else min(low, smallest(x64))
+    high = high if high == math.inf and x64.size else max(high, largest(x64))
+    h = base_step(x64, eps)
+    if scale != 1.0:
+        h = h * scale
+    kind = np.zeros(x64.shape, dtype=np.int8)  # CENTRAL
     first, second = x64 + h, x64 - h
-    if not ((second >= low).all() and (first <= high).all()):  # common: all central
+    # (min/max: NaN fails both tests, as it fails the element-wise comparisons)
+    all_central = not x64.size or (smallest(second) >= low and largest(first) <= high)
+    if not all_central:
         for _ in range(60):
             central = (x64 - h >= low) & (x64 + h <= high)
             forward = ~central & (x64 + 2 * h <= high)
@@ -78,13 +103,14 @@ def plan_steps(
             h = np.where(stuck, h / 2, h)
         first = np.where(kind == CENTRAL, x64 + h, x64 + kind * h)
         second = np.where(kind == CENTRAL, x64 - h, x64 + 2 * kind * h)
+        all_central = not kind.any()
     if dtype == np.float64:  # no rounding to realise: skip four copies (a small input's cost)
-        first_v, second_v = first, second
+        first_v, second_v, at = first, second, x64
         nodes = (first - x64, second - x64)
     else:
-        first_v, second_v = first.astype(dtype), second.astype(dtype)
+        first_v, second_v, at = first.astype(dtype), second.astype(dtype), x.ravel().copy()
         nodes = (first_v.astype(np.float64) - x64, second_v.astype(np.float64) - x64)
-    return StepPlan(h, kind, (first_v.tolist(), second_v.tolist()), nodes, x.ravel().tolist())
+    return StepPlan(h, kind, (first_v, second_v), nodes, at, all_central)
 
 
 def make_projector(douts: Sequence[np.ndarray | None]) -> Project:
@@ -161,7 +187,7 @@ def loop_central(
 ) -> None:
     """The hot loop: two forward calls per central element, nothing else of size n."""
     up, down = plan.values
-    width = (plan.nodes[0] - plan.nodes[1]).tolist()
+    width = plan.width.tolist()
     orig = plan.original
     progress, at = audit_progress.slots, audit_progress.DONE
     for done, i in enumerate(np.flatnonzero(plan.kind == CENTRAL).tolist(), 1):
@@ -170,9 +196,9 @@ def loop_central(
         if copy:
             fp = _copy(fp)
         flat[i] = down[i]
-        fm = call()
-        flat[i] = orig[i]
+        fm = call()  # (projected before the restore: it may be a view of the input)
         out[i] = project(fp, fm) / width[i] if width[i] else NAN  # 0: below resolution
+        flat[i] = orig[i]
         progress[at] = done  # one store: how far a timeout got
 
 
@@ -214,9 +240,9 @@ def loop_one_sided(
         if copy:
             f1 = _copy(f1)
         flat[i] = plan.values[1][i]
-        f2 = call()
-        flat[i] = plan.original[i]
+        f2 = call()  # (used before the restore: it may be a view of the input)
         out[i] = one_sided(project, f0, f1, f2, s1, s2)
+        flat[i] = plan.original[i]
         progress[at] = done
 
 
@@ -230,7 +256,7 @@ def project_rows(outputs: Any, douts: Sequence[np.ndarray | None], pairs: int) -
         y = np.asarray(y)
         y = y.reshape(y.shape[0], -1)
         diff = np.subtract(y[0 : 2 * pairs : 2], y[1 : 2 * pairs : 2], dtype=np.float64)
-        total += diff @ np.ravel(d).astype(np.float64)
+        total += diff @ np.asarray(d, dtype=np.float64).reshape(-1)
     return total
 
 
@@ -246,10 +272,10 @@ def batched_central(
     rows = stack.shape[0]
     per_call = rows // 2
     idx = np.flatnonzero(plan.kind == CENTRAL)
-    up = np.asarray(plan.values[0], dtype=stack.dtype)
-    down = np.asarray(plan.values[1], dtype=stack.dtype)
-    orig = np.asarray(plan.original, dtype=stack.dtype)
-    width = plan.nodes[0] - plan.nodes[1]
+    up = np.asarray(plan.perturbed[0], dtype=stack.dtype)
+    down = np.asarray(plan.perturbed[1], dtype=stack.dtype)
+    orig = np.asarray(plan.at, dtype=stack.dtype)
+    width = plan.width
     resolved = bool(width[idx].all())
     for start in range(0, idx.size, per_call):
         chunk = idx[start : start + per_call]

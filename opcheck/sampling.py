@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 from . import samplers
 from .configurations import DEFAULT_VARIANT, plan  # noqa: F401 - DEFAULT_VARIANT lived here
@@ -22,9 +24,26 @@ def rng_for(seed: int, op_name: str, variant: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(_seed_state(seed, op_name, variant)))
 
 
+class _Remembered(ISeedSequence):
+    """A ``SeedSequence`` whose generated states are kept: PCG64 asks for the same state
+    every time, and generating it (~9 us) was most of a tiny variant's ``rng_for``."""
+
+    def __init__(self, sequence: np.random.SeedSequence) -> None:
+        self.sequence = sequence
+        self.states: dict[tuple[int, str], np.ndarray] = {}
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        key = (n_words, np.dtype(dtype).str)
+        state = self.states.get(key)
+        if state is None:
+            state = self.states[key] = self.sequence.generate_state(n_words, dtype)
+        return state.copy()
+
+
 @functools.lru_cache(maxsize=4096)
-def _seed_state(seed: int, op_name: str, variant: str) -> np.random.SeedSequence:
-    return np.random.SeedSequence([seed, zlib.crc32(op_name.encode()), zlib.crc32(variant.encode())])
+def _seed_state(seed: int, op_name: str, variant: str) -> _Remembered:
+    return _Remembered(np.random.SeedSequence(
+        [seed, zlib.crc32(op_name.encode()), zlib.crc32(variant.encode())]))
 
 
 def variants(op: Op) -> dict[str, dict[str, int]]:

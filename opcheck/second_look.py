@@ -78,8 +78,9 @@ class _Ladder:
         self.estimates.append(project(fp, fm) / (sp - sm))
         self.right, self.left = project(fp, f0) / sp, project(f0, fm) / -sm
         self.jumps.append(self.right - self.left)
-        self.rounding = eps * noise(fp, fm) / (sp - sm)
-        self.changed.append(noise(fp, fm) > 0)
+        moved = noise(fp, fm)
+        self.rounding = eps * moved / (sp - sm)
+        self.changed.append(moved > 0)
 
     def one_sided(self, call: Call, flat: np.ndarray, i: int, plan: StepPlan, step: float,
                   eps: float, project: Project, noise: Project, f0: Any) -> None:

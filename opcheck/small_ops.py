@@ -17,6 +17,7 @@ import numpy as np
 
 from . import audit_progress
 from . import finite_diff as fd
+from .reductions import all_true
 
 
 def central_sweep(call: fd.Call, stack: np.ndarray, plan: fd.StepPlan,
@@ -29,11 +30,11 @@ def central_sweep(call: fd.Call, stack: np.ndarray, plan: fd.StepPlan,
     per_call = rows // 2
     flat = stack.reshape(-1)  # a view: (rows, n) is C-contiguous
     stride = 2 * n + 1  # row 2k, column start + k lies k strides after (0, start)
-    up = np.asarray(plan.values[0], dtype=stack.dtype)
-    down = np.asarray(plan.values[1], dtype=stack.dtype)
-    orig = np.asarray(plan.original, dtype=stack.dtype)
-    width = plan.nodes[0] - plan.nodes[1]
-    resolved = bool(width.all())
+    up = np.asarray(plan.perturbed[0], dtype=stack.dtype)
+    down = np.asarray(plan.perturbed[1], dtype=stack.dtype)
+    orig = np.asarray(plan.at, dtype=stack.dtype)
+    width = plan.width
+    resolved = all_true(width)
     for start in range(0, n, per_call):
         stop = min(start + per_call, n)
         even = slice(start, start + (stop - start - 1) * stride + 1, stride)

@@ -222,11 +222,13 @@ class Op(BaseModel):
     def differentiable_inputs(self) -> tuple[str, ...]:
         return tuple(n for n, t in self.inputs.items() if t.is_differentiable)
 
+    # (read from pydantic's store of private attributes: ``self._takes_out`` goes through
+    # BaseModel.__getattr__, 3.6 us against 0.1 us, twice per audited variant)
     def backward_takes_out(self) -> bool:
-        return self._takes_out
+        return bool((self.__pydantic_private__ or {}).get("_takes_out"))
 
     def jvp_takes_out(self) -> bool:
-        return self._jvp_takes_out
+        return bool((self.__pydantic_private__ or {}).get("_jvp_takes_out"))
 
 
 #: Names the audit passes to forward/backward/jvp/double_backward itself.

@@ -48,3 +48,26 @@ def test_a_large_stack_still_shows_an_op_that_reads_another_batch_entry() -> Non
     values = {"x": np.zeros((3, 4))}
     assert not batching.batchable(lambda x: x - x.reshape(-1)[0], values, "x", 64, _sampler((3, 4)))
     assert batching.batchable(lambda x: x - x[..., :1, :1], values, "x", 64, _sampler((3, 4)))
+
+
+def test_a_bound_forward_is_verified_once_per_function_and_attrs() -> None:
+    # binding.bind makes a new functools.partial per variant and audit: the same function
+    # with the same attrs must reuse the verification, other attrs must not.
+    import functools
+
+    calls = []
+
+    def forward(x, scale):
+        calls.append(x.shape)
+        return x * scale if scale > 0 else x - x.mean()  # mixes rows where scale <= 0
+
+    values = {"x": np.ones((3, 4))}
+    for _ in range(3):
+        assert batching.batchable(functools.partial(forward, scale=2.0), values, "x", 6, _sampler((3, 4)))
+    verified = len(calls)
+    assert verified and batching.batchable(functools.partial(forward, scale=2.0), values, "x", 6,
+                                           _sampler((3, 4)))
+    assert len(calls) == verified  # cached
+    assert not batching.batchable(functools.partial(forward, scale=-1.0), values, "x", 6,
+                                  _sampler((3, 4)))
+    assert len(calls) > verified  # other attrs: verified on their own

@@ -141,3 +141,23 @@ def test_invalid_residual_and_attr_declarations(fields, words):
         Op(**{**base, **fields})
     for word in words:
         assert word in str(info.value)
+
+
+def test_each_function_s_signature_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opcheck import binding
+
+    read = []
+    real = binding._signature_names
+    monkeypatch.setattr(binding, "_signature_names", lambda fn: read.append(fn) or real(fn))
+
+    def scaled(x, scale):
+        return x * scale
+
+    def shifted(x, **kwargs):
+        return x + kwargs["shift"]
+
+    for _ in range(3):
+        assert binding._with_attrs(scaled, {"scale": 2.0, "shift": 1.0}).keywords == {"scale": 2.0}
+        assert binding._with_attrs(shifted, {"scale": 2.0, "shift": 1.0}).keywords == {
+            "scale": 2.0, "shift": 1.0}  # **kwargs takes every attr
+    assert read.count(scaled) == read.count(shifted) == 1

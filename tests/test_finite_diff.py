@@ -54,6 +54,28 @@ def test_central_and_one_sided_differences_are_accurate() -> None:
     assert np.allclose(numeric, dout / x, rtol=1e-8)
 
 
+def test_a_forward_returning_a_view_of_its_input_is_differenced_exactly() -> None:
+    # transpose or reshape return views: the loop must project f(x - h) before it restores
+    # x (a restored view reads f(x), halving the difference: every element then failed
+    # its first look and passed only on a second look).
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4))
+    dout = rng.standard_normal((4, 3))
+    buf = x.copy()
+    plan = fd.plan_steps(buf, np.finfo(buf.dtype).eps, -10, 10)
+    out = np.empty(buf.size)
+    fd.loop_central(lambda: buf.T, buf.reshape(-1), plan, fd.make_projector([dout]), True, out)
+    assert np.allclose(out, dout.T.ravel(), rtol=1e-12)
+    near = np.array([1.0 - 1e-9, 0.5])  # one-sided at the upper bound, then central
+    buf = near.copy()
+    plan = fd.plan_steps(buf, np.finfo(buf.dtype).eps, 0.0, 1.0)
+    assert plan.kind[0] == fd.BACKWARD
+    out = np.empty(2)
+    d = np.array([2.0, -3.0])
+    fd.loop_one_sided(lambda: buf[:], buf, plan, fd.make_projector([d]), True, near.copy(), out)
+    assert np.isclose(out[0], 2.0, rtol=1e-8)
+
+
 def test_batched_central_matches_the_loop() -> None:
     rng = np.random.default_rng(2)
     x = rng.standard_normal(12)
