@@ -92,16 +92,35 @@ def straddled_kink(errors: np.ndarray, analytic: np.ndarray, numeric: np.ndarray
     the step straddled (relu at |x_i| < t) leaves no such trace once the step no longer
     reaches it, and smooth truncation shrinks as t^3. So: yes when the errors shrank to at
     most half of what a wrong gradient's would (summed over the directions), **and** every
-    direction agrees at the smaller step within rtol, the outputs' rounding (the same in
-    absolute terms: relatively SHRINK times coarser), atol and the gradient's rounding."""
+    direction agrees at the smaller step (``agrees_plainly``)."""
     k = errors.size
-    analytic, numeric, offsets = analytic[:k], numeric[:k], offsets[:k]
-    small = numeric - analytic
+    small = numeric[:k] - analytic[:k]
     if SHRINK * float(np.abs(small).sum()) > 0.5 * float(np.abs(errors).sum()):
         return False  # the error moved with the step, as a wrong gradient's does
+    return agrees_plainly(analytic[:k], numeric[:k], offsets[:k], rtol, noise, atol, rounding)
+
+
+def agrees_plainly(analytic: np.ndarray, numeric: np.ndarray, offsets: np.ndarray, rtol: float,
+                   noise: float, atol: float, rounding: np.ndarray | None) -> bool:
+    """Does every direction agree within rtol, the outputs' rounding floor, atol and the
+    gradient's rounding, with no allowance for truncation (at t / SHRINK, where it is
+    SHRINK^2 times smaller relative to the projection than at t)?"""
     allowed = rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise
     if atol:
         allowed = allowed + atol * np.abs(offsets).sum(axis=1)
     if rounding is not None:
-        allowed = allowed + rounding[:k]
-    return bool(np.all(np.abs(small) <= allowed))
+        allowed = allowed + rounding[: analytic.size]
+    return bool(np.all(np.abs(numeric - analytic) <= allowed))
+
+
+def leans_on_truncation(analytic: np.ndarray, numeric: np.ndarray, repeats: Sequence[int],
+                        rtol: float) -> bool:
+    """Is a direction's allowance for measured truncation larger than its rtol tolerance?
+    Smooth truncation that large means the step is coarse for the function; a kink that
+    the step and its repeat at 2t both straddle measures as that much "truncation" and
+    could cover a wrong gradient. Such an agreement is confirmed at t / SHRINK."""
+    if not repeats:
+        return False
+    k = analytic.size - len(repeats)
+    trunc = fd.ERROR_ESTIMATE_FACTOR * truncation(analytic, numeric, repeats)[:k]
+    return bool(np.any(trunc > rtol * np.maximum(np.abs(analytic[:k]), np.abs(numeric[:k]))))

@@ -51,10 +51,12 @@ def plan(x64: np.ndarray, t: float, low: float, high: float, exclude_near: bool,
     ``one_sided``: None chooses (one-sided only where an element is within two steps of a
     bound, where a central difference or its repeat at 2t would leave the range); True
     forces it (a joint projection where another input needs it)."""
-    step = np.maximum(np.abs(x64), 1.0)
+    step = np.abs(x64)
+    np.maximum(step, 1.0, out=step)
     step *= t
-    reach = 4 * float(step.max(initial=0.0))
-    if not x64.size or (float(x64.min()) - reach >= low and float(x64.max()) + reach <= high):
+    lo, hi = (float(x64.min()), float(x64.max())) if x64.size else (0.0, 0.0)
+    reach = 4 * t * max(1.0, abs(lo), abs(hi))  # four of the largest step
+    if not x64.size or (lo - reach >= low and hi + reach <= high):
         return Plan(step, _NONE, bool(one_sided), _NONE, np.empty(0))
     # (twice the step: one projection is repeated at 2t to measure truncation)
     close = (x64 - 2 * step < low) | (x64 + 2 * step > high)

@@ -163,3 +163,22 @@ def test_a_linear_op_settles_its_joint_projections_without_the_repeat() -> None:
     report = opcheck.audit(op, mode="fast", variant="default")
     assert report.status == "pass" and report.variants[0].inputs[0].method == "joint projections"
     assert len(calls) == 2 + 2 * 4  # the contract's two calls, two per direction, no repeat
+
+
+def test_a_kink_within_the_step_and_its_repeat_does_not_hide_a_one_percent_bug() -> None:
+    # Straddled at t and at 2t, the kink measured as "truncation" of 1e-2 relative, which
+    # covered the 1% error under the name "kink.bug" (each name draws its own dout and
+    # directions): an agreement leaning on truncation above rtol is confirmed at t/16.
+    for name in ("kink.bug", "kink.hidden", "kink.other"):
+        wrong = _relu_op(name, lambda dout, x: {"x": 1.01 * dout * (x > 0)})
+        report = opcheck.audit(wrong, inputs={"x": _kinked_input(3e-3)}, mode="fast")
+        assert report.status == "fail", name
+
+
+def test_only_a_truncation_allowance_above_rtol_asks_for_a_confirmation() -> None:
+    analytic = np.array([1.0, -0.5, 0.25, 2.0, 2.0])
+    small = analytic + np.array([1e-8, 0, 0, 0, 8e-8])  # truncation 1e-8: t^3-like
+    assert not projection_error.leans_on_truncation(analytic, small, [0], 1.5e-6)
+    large = analytic + np.array([1e-5, 0, 0, 0, 8e-5])  # 1e-5 > rtol * |p|
+    assert projection_error.leans_on_truncation(analytic, large, [0], 1.5e-6)
+    assert not projection_error.leans_on_truncation(analytic[:4], large[:4], [], 1.5e-6)
