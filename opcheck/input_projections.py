@@ -54,36 +54,17 @@ def project(c: GradientChecker, name: str, grad: np.ndarray | Directional, rng: 
 
     analytic, numeric, offsets = _differences(c, name, grad, x64, signed, batched, repeats,
                                               plan.one_sided, settled)
-    spread = np.abs(offsets).sum(axis=1) if c.atol else 0.0
-    diff = np.abs(analytic - numeric)
-    kink = False
     # (no repeats: the loop found the first directions settled; a batched call's are
-    # looked at only where the first directions are not)
-    # (a Directional's rows at 2t are held to rtol without a truncation measurement: looked at)
-    if repeats and not (isinstance(grad, np.ndarray) and settled(
-            analytic[:PROJECTIONS], numeric[:PROJECTIONS], offsets[:PROJECTIONS])) and _disagree(
-            c, grad, diff, analytic, numeric, offsets, noise, spread, repeats):
-        # A kink within a step (relu's at 0) breaks every direction alike: the same
-        # directions at a sixteenth of the step, where a wrong gradient's error would
-        # shrink with the step and a straddled kink's does not (``projection_error``).
-        retried = _smaller(c, name, grad, x64, signed, batched, plan.one_sided)
-        kink = projection_error.straddled_kink(
-            numeric[:PROJECTIONS] - analytic[:PROJECTIONS], *retried, c.rtol, noise, c.atol,
-            _rounding(c, grad, retried[2]) if isinstance(grad, np.ndarray) else None)
-        if not kink:
-            return None
-    elif projection_error.leans_on_truncation(analytic, numeric, repeats, c.rtol):
-        # Agreed for a measured truncation above rtol: confirmed at a sixteenth of the
-        # step, unless the forward itself loses digits (then its noisy differences are
-        # what measured as truncation, and a smaller step only makes them noisier).
-        small_a, small_n, small_off = (r[:PROJECTIONS] for r in _smaller(
-            c, name, grad, x64, signed, batched, plan.one_sided))
-        if not projection_error.agrees_plainly(
-                small_a, small_n, small_off, c.rtol, noise, c.atol,
-                _rounding(c, grad, small_off) if isinstance(grad, np.ndarray) else None
-        ) and not np.any(c.inherited_along(offsets, numeric)):
-            return None
-    analytic, numeric, diff = analytic[:PROJECTIONS], numeric[:PROJECTIONS], diff[:PROJECTIONS]
+    # looked at only where the first directions are not; a Directional's rows at 2t are
+    # held to rtol without a truncation measurement: always looked at)
+    calm = not repeats or (isinstance(grad, np.ndarray) and settled(
+        analytic[:PROJECTIONS], numeric[:PROJECTIONS], offsets[:PROJECTIONS]))
+    verdict = "agree" if calm else _judge(c, name, grad, x64, signed, batched, plan.one_sided,
+                                          (analytic, numeric, offsets), noise, repeats)
+    if verdict == "disagree":
+        return None
+    analytic, numeric = analytic[:PROJECTIONS], numeric[:PROJECTIONS]
+    diff = np.abs(analytic - numeric)
     rel = diff / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
     result = InputResult(
         name=name, shape=tuple(buf.shape), dtype=tensor.dtype, status="pass",
@@ -93,11 +74,42 @@ def project(c: GradientChecker, name: str, grad: np.ndarray | Directional, rng: 
         max_error_estimate=noise / (2 * t), method="projections, batched" if batched else "projections",
         coverage=f"{PROJECTIONS} projections" + (" (one-sided near a bound)" if plan.one_sided else ""),
     )
-    if kink:
+    if verdict == "kink":
         result.step_min = t / projection_error.SHRINK
         result.notes.append(f"the projections at step {t:.3g} straddled a kink (their error did not "
                             f"shrink with the step); they agree at step {result.step_min:.3g}")
     return result
+
+
+def _judge(c: GradientChecker, name: str, grad: np.ndarray | Directional, x64: np.ndarray,
+           signed: np.ndarray, batched: bool, one_sided: bool,
+           measured: tuple[np.ndarray, np.ndarray, np.ndarray], noise: float, repeats: list[int]) -> str:
+    """"agree", "disagree" or "kink" for projections that are not settled: ``disagrees``,
+    then where they disagree, a kink within the step; where they agree for a measured
+    truncation above rtol, a confirmation (both at t / SHRINK: ``projection_error``)."""
+    analytic, numeric, offsets = measured
+    dense = grad if isinstance(grad, np.ndarray) else None
+    spread = np.abs(offsets).sum(axis=1) if c.atol else 0.0
+    if _disagree(c, grad, np.abs(analytic - numeric), analytic, numeric, offsets, noise, spread, repeats):
+        # A kink within a step (relu's at 0) breaks every direction alike: the same
+        # directions at a sixteenth of the step, where a wrong gradient's error would
+        # shrink with the step and a straddled kink's does not.
+        retried = _smaller(c, name, grad, x64, signed, batched, one_sided)
+        kink = projection_error.straddled_kink(
+            numeric[:PROJECTIONS] - analytic[:PROJECTIONS], *retried, c.rtol, noise, c.atol,
+            _rounding(c, dense, retried[2]) if dense is not None else None)
+        return "kink" if kink else "disagree"
+    if not projection_error.leans_on_truncation(analytic, numeric, repeats, c.rtol):
+        return "agree"
+    # Agreed for a measured truncation above rtol: confirmed at a sixteenth of the step,
+    # unless the forward itself loses digits (then its noisy differences are what
+    # measured as truncation, and a smaller step only makes them noisier).
+    small_a, small_n, small_off = (r[:PROJECTIONS] for r in _smaller(
+        c, name, grad, x64, signed, batched, one_sided))
+    if projection_error.agrees_plainly(small_a, small_n, small_off, c.rtol, noise, c.atol,
+                                       _rounding(c, dense, small_off) if dense is not None else None):
+        return "agree"
+    return "agree" if np.any(c.inherited_along(offsets, numeric)) else "disagree"
 
 
 def _smaller(c: GradientChecker, name: str, grad: np.ndarray | Directional, x64: np.ndarray,

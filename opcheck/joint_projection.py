@@ -96,21 +96,11 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
     except Exception as exc:  # noqa: BLE001 - any exception of the op's is reported
         raise contract.perturbation_error(
             exc, f"inputs {', '.join(map(repr, members))} together") from None
+    calm = not repeats or settled(analytic[:PROJECTIONS], numeric[:PROJECTIONS], offsets)
+    if not calm and not _agrees(checker, grads, analytic, numeric, offsets, noise, spread(offsets), repeats):
+        rng.bit_generator.state = saved
+        return {}
     diff = np.abs(analytic - numeric)
-    # (settled: the batched call's repeats need no look; the gradients' rounding only
-    # widens the bounds: computed where they disagree without it)
-    if repeats and not settled(analytic[:PROJECTIONS], numeric[:PROJECTIONS], offsets) and projection_error.disagrees(
-            diff, analytic, numeric, checker.rtol, noise, spread(offsets), checker.atol,
-            np.zeros(diff.size), repeats) and projection_error.disagrees(
-            diff, analytic, numeric, checker.rtol, noise, spread(offsets), checker.atol,
-            _rounding(checker, grads, offsets), repeats):
-        rng.bit_generator.state = saved
-        return {}
-    if projection_error.leans_on_truncation(analytic, numeric, repeats, checker.rtol):
-        # (agreed for a measured truncation above rtol: each input's own projections
-        # confirm theirs at a sixteenth of the step)
-        rng.bit_generator.state = saved
-        return {}
     for name, (_, plan) in members.items():
         checker.near[name] = plan.near
     diff, analytic, numeric = diff[:PROJECTIONS], analytic[:PROJECTIONS], numeric[:PROJECTIONS]
@@ -123,6 +113,21 @@ def check(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str,
         method="joint projections, batched" if together else "joint projections",
         coverage=f"{PROJECTIONS} joint projections" + (" (one-sided near a bound)" if one_sided else ""),
     ) for name in members}
+
+
+def _agrees(checker: GradientChecker, grads: Mapping[str, np.ndarray], analytic: np.ndarray,
+            numeric: np.ndarray, offsets: Mapping[str, np.ndarray], noise: float,
+            spread: np.ndarray | float, repeats: list[int]) -> bool:
+    """Do projections that are not settled agree (``projection_error.disagrees``; the
+    gradients' rounding, which only widens the bounds, computed where they disagree
+    without it), without leaning on a measured truncation above rtol (that is left to
+    each input's own projections, which confirm it at t / SHRINK)?"""
+    diff = np.abs(analytic - numeric)
+    args = (diff, analytic, numeric, checker.rtol, noise, spread, checker.atol)
+    if projection_error.disagrees(*args, np.zeros(diff.size), repeats) and projection_error.disagrees(
+            *args, _rounding(checker, grads, offsets), repeats):
+        return False
+    return not projection_error.leans_on_truncation(analytic, numeric, repeats, checker.rtol)
 
 
 def _plans(checker: GradientChecker, grads: Mapping[str, np.ndarray], mode: str, t: float
@@ -185,20 +190,8 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
                     return analytic[:k], numeric[:k], {n: o[:k] for n, o in offsets.items()}, []
                 repeated = projection_error.worst(analytic[:k], numeric[:k])
             for name, flat in flats.items():
-                x64, plan = members[name]
-                dk = d[: flat.size]
-                np.multiply(signs[name][k if k < PROJECTIONS else repeated], -2.0 * (1 + k // PROJECTIONS), out=dk)
-                dk += 1 + k // PROJECTIONS  # bit 0 -> +1, bit 1 -> -1 (times 2 for the last pair)
-                dk *= plan.step
-                np.add(x64, stencils.orient(dk, plan), out=flat, casting="unsafe")  # x + d, in the input's dtype
-                if one_sided:  # x + 2d
-                    dk *= 2.0
-                    np.add(x64, dk, out=lower[name], casting="unsafe")
-                    stencils.one_sided_offset(flat, lower[name], x64, offsets[name][k], scratch[: flat.size])
-                    continue
-                np.subtract(x64, dk, out=lower[name], casting="unsafe")
-                # The offset the rounded inputs really realise, exactly once rounded.
-                np.subtract(flat, lower[name], out=offsets[name][k], dtype=np.float64)
+                _perturb(members[name], signs[name][k if k < PROJECTIONS else repeated], 1 + k // PROJECTIONS,
+                         flat, lower[name], offsets[name][k], d[: flat.size], scratch[: flat.size], one_sided)
             if one_sided:  # (projected at once: nothing to copy)
                 moved = checker.project(checker.call(), checker.f0)
                 for name, flat in flats.items():
@@ -214,6 +207,26 @@ def _differences(checker: GradientChecker, grads: Mapping[str, np.ndarray],
             flat[:] = members[name][0]
     analytic[PROJECTIONS:] = _analytic(grads, offsets, slice(PROJECTIONS, None))
     return analytic, numeric, offsets, [repeated]
+
+
+def _perturb(member: tuple[np.ndarray, stencils.Plan], bits: np.ndarray, scale: int, flat: np.ndarray,
+             lower: np.ndarray, offset: np.ndarray, dk: np.ndarray, scratch: np.ndarray,
+             one_sided: bool) -> None:
+    """One input's pair along the direction of sign ``bits`` times ``scale``: x + d into
+    ``flat``, x - d (one-sided: x + 2d) into ``lower``, the realised offset into ``offset``."""
+    x64, plan = member
+    np.multiply(bits, -2.0 * scale, out=dk)
+    dk += scale  # bit 0 -> +1, bit 1 -> -1 (times 2 for the repeat)
+    dk *= plan.step
+    np.add(x64, stencils.orient(dk, plan), out=flat, casting="unsafe")  # x + d, in the input's dtype
+    if one_sided:  # x + 2d
+        dk *= 2.0
+        np.add(x64, dk, out=lower, casting="unsafe")
+        stencils.one_sided_offset(flat, lower, x64, offset, scratch)
+        return
+    np.subtract(x64, dk, out=lower, casting="unsafe")
+    # The offset the rounded inputs really realise, exactly once rounded.
+    np.subtract(flat, lower, out=offset, dtype=np.float64)
 
 
 def _analytic(grads: Mapping[str, np.ndarray], offsets: Mapping[str, np.ndarray],
