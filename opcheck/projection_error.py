@@ -24,6 +24,9 @@ import numpy as np
 
 from . import finite_diff as fd
 
+#: A disagreeing projection's directions are repeated at t / SHRINK (``straddled_kink``).
+SHRINK = 16.0
+
 
 def worst(analytic: np.ndarray, numeric: np.ndarray) -> int:
     """The direction whose difference is furthest from its projection: the one to repeat
@@ -66,3 +69,58 @@ def disagrees(diff: np.ndarray, analytic: np.ndarray, numeric: np.ndarray, rtol:
     # (the repeats at 2t only measure: their own truncation is 8x their direction's)
     k = diff.size - len(repeats)
     return bool(np.any(diff[:k] > measured[:k]))
+
+
+def settled(diff: np.ndarray, analytic: np.ndarray, numeric: np.ndarray, rtol: float, noise: float,
+            spread: np.ndarray | float, atol: float) -> bool:
+    """Do the first directions agree however small their truncation, the gradient's
+    rounding and the inherited allowance (each only widens ``disagrees``' bounds), and
+    within half the rounding floor beside rtol (what the repeat at 2t of a wrong
+    gradient's direction, its error and projection both doubled, would hold it to)? Then
+    no measurement of truncation can change the verdict: the repeat at 2t is skipped."""
+    allowed = rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + 0.5 * noise + atol * spread
+    return not (np.any(diff > allowed) or np.any(diff > fd.ERROR_ESTIMATE_FACTOR * noise + atol * spread))
+
+
+def straddled_kink(errors: np.ndarray, analytic: np.ndarray, numeric: np.ndarray,
+                   offsets: np.ndarray, rtol: float, noise: float, atol: float,
+                   rounding: np.ndarray | None) -> bool:
+    """Was a disagreement at step t a kink within the step, not a wrong gradient?
+    ``errors``: the first directions' numeric - analytic at t; the rest: the same
+    directions at t / SHRINK (their first ``errors.size`` pairs). A wrong gradient's error
+    is <e, offset>, linear in the step: SHRINK times smaller at t / SHRINK. A kink that
+    the step straddled (relu at |x_i| < t) leaves no such trace once the step no longer
+    reaches it, and smooth truncation shrinks as t^3. So: yes when the errors shrank to at
+    most half of what a wrong gradient's would (summed over the directions), **and** every
+    direction agrees at the smaller step (``agrees_plainly``)."""
+    k = errors.size
+    small = numeric[:k] - analytic[:k]
+    if SHRINK * float(np.abs(small).sum()) > 0.5 * float(np.abs(errors).sum()):
+        return False  # the error moved with the step, as a wrong gradient's does
+    return agrees_plainly(analytic[:k], numeric[:k], offsets[:k], rtol, noise, atol, rounding)
+
+
+def agrees_plainly(analytic: np.ndarray, numeric: np.ndarray, offsets: np.ndarray, rtol: float,
+                   noise: float, atol: float, rounding: np.ndarray | None) -> bool:
+    """Does every direction agree within rtol, the outputs' rounding floor, atol and the
+    gradient's rounding, with no allowance for truncation (at t / SHRINK, where it is
+    SHRINK^2 times smaller relative to the projection than at t)?"""
+    allowed = rtol * np.maximum(np.abs(analytic), np.abs(numeric)) + noise
+    if atol:
+        allowed = allowed + atol * np.abs(offsets).sum(axis=1)
+    if rounding is not None:
+        allowed = allowed + rounding[: analytic.size]
+    return bool(np.all(np.abs(numeric - analytic) <= allowed))
+
+
+def leans_on_truncation(analytic: np.ndarray, numeric: np.ndarray, repeats: Sequence[int],
+                        rtol: float) -> bool:
+    """Is a direction's allowance for measured truncation larger than its rtol tolerance?
+    Smooth truncation that large means the step is coarse for the function; a kink that
+    the step and its repeat at 2t both straddle measures as that much "truncation" and
+    could cover a wrong gradient. Such an agreement is confirmed at t / SHRINK."""
+    if not repeats:
+        return False
+    k = analytic.size - len(repeats)
+    trunc = fd.ERROR_ESTIMATE_FACTOR * truncation(analytic, numeric, repeats)[:k]
+    return bool(np.any(trunc > rtol * np.maximum(np.abs(analytic[:k]), np.abs(numeric[:k]))))
