@@ -51,7 +51,8 @@ def parse(text: str) -> float:
     except ValueError:
         value = math.nan
     if not valid(value):
-        raise ValueError(f"{text} is not a budget; use a number of seconds > 0, e.g. "
+        raise ValueError(f"{text} is not a budget; use a finite number of seconds > 0 "
+                         "(--mode full checks every element whatever it costs), e.g. "
                          f"{DEFAULT_BUDGET:g}")
     return value
 

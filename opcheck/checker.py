@@ -21,6 +21,7 @@ import numpy as np
 from . import (
     audit_progress,
     batching,
+    budget as budgets,
     conditioning,
     contract,
     coverage,
@@ -115,12 +116,14 @@ class GradientChecker:
                 result = sampled_checks.sampled(self, name, grad, rng, quick)
             elif isinstance(quick, InputResult):
                 result = sampled_checks.near_bound(self, name, grad, quick)
-            elif mode == "sampled" and quick is None:
-                assert isinstance(grad, np.ndarray)
+            elif quick is None and isinstance(grad, np.ndarray) and (
+                    mode == "sampled" or grad.size > budgets.ALWAYS_FULL):
+                # A projection disagreed on a large input: name the wrong elements by
+                # bisection (their check fails, or the full check runs after all)
                 result = sampled_checks.localised(self, name, grad, rng)
             else:
-                # A projection disagreed (name the elements), or too many elements sit
-                # near a bound for the projections: the full per-element check.
+                # A projection of a small input disagreed (name the elements), or too many
+                # elements sit near a bound for the projections: the full per-element check.
                 result = self.full(name, grad)
                 if quick:
                     result.notes.append(quick)

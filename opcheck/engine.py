@@ -46,7 +46,7 @@ def check_arguments(mode: str, budget: float | None, order: int, seed: int) -> N
     if mode not in MODES:
         raise UsageError(f"mode={mode!r} is not a mode; use one of {MODES}")
     if budget is not None and not budgets.valid(budget):
-        raise UsageError(f"budget={budget!r} is not a budget; use a number of seconds > 0, e.g. "
+        raise UsageError(f"budget={budget!r} is not a budget; use a finite number of seconds > 0, e.g. "
                          f"budget={budgets.DEFAULT_BUDGET:g}")
     if order not in ORDERS or isinstance(order, bool):
         raise UsageError(f"order={order!r} is not an order; use 1 (first-order rules only) or 2 "

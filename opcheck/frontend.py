@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .result import OpReport
+from .result import OpReport, VariantResult
 
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo, PluginSpec
@@ -59,15 +59,29 @@ def audit(
     bad = report.failing_variant()
     if bad is None:
         return report
+    share = _variant_budget(report, mode, budget, bad)
     if plugin is None:  # an Op object from Python: the CLI could not find it by name
         mode_arg = f", mode={mode!r}" if mode != "auto" else ""
         order_arg = ", order=1" if order == 1 else ""
-        report.reproduce = (f"opcheck.audit(op, seed={seed}, variant={bad.label!r}{mode_arg}{order_arg})"
-                            f"  # op: your Op {op.name!r}")
+        budget_arg = f", budget={share:.6g}" if share is not None else ""
+        report.reproduce = (f"opcheck.audit(op, seed={seed}, variant={bad.label!r}{mode_arg}{order_arg}"
+                            f"{budget_arg})  # op: your Op {op.name!r}")
     elif inputs is None:
         report.reproduce = reproduce_command(op.name, seed, mode, bad.label, plugin, order=order,
-                                             in_process=False)
+                                             in_process=False, budget=share)
     return report
+
+
+def _variant_budget(report: OpReport, mode: str, budget: float | None,
+                    bad: VariantResult) -> float | None:
+    """The budget ``bad`` had, where its check was sampled: the op's budget is shared
+    among its variants, so ``--variant`` alone would give that one variant all of it (a
+    larger sample, another report). None where every element was compared."""
+    from . import budget as budgets
+
+    if mode != "auto" or all(i.coverage.startswith("all ") for i in bad.inputs if i.coverage):
+        return None
+    return budgets.resolve(budget) / max(1, len(report.variants))
 
 
 def _lookup(name: str, plugins: Iterable[PluginSpec],
@@ -103,14 +117,15 @@ def error_report(
 
 def reproduce_command(
     name: str, seed: int, mode: str, variant: str | None, plugin: PluginInfo | None,
-    *, order: int = 2, in_process: bool = True,
+    *, order: int = 2, in_process: bool = True, budget: float | None = None,
 ) -> str:
     """The command that audits this one op alone; ``in_process`` adds ``--jobs 1``, where a
     crash shows its own traceback. A plugin object that is not a module cannot be named
     on a command line (``-p`` imports modules): its line is the Python call."""
     if plugin is not None and plugin.source == "-p" and not isinstance(plugin.module, ModuleType):
         args = [f"seed={seed}", *([f"variant={variant!r}"] if variant is not None else []),
-                *([f"mode={mode!r}"] if mode != "auto" else []), *(["order=1"] if order == 1 else [])]
+                *([f"mode={mode!r}"] if mode != "auto" else []), *(["order=1"] if order == 1 else []),
+                *([f"budget={budget:.6g}"] if budget is not None else [])]
         return (f"opcheck.audit({name!r}, plugins=[plugin], {', '.join(args)})"
                 f"  # plugin: your {type(plugin.module).__name__} object")
     parts = ["opcheck", "audit", name]
@@ -123,4 +138,6 @@ def reproduce_command(
         parts += ["--mode", mode]
     if order == 1:
         parts += ["--order", "1"]
+    if budget is not None:
+        parts += ["--budget", f"{budget:.6g}"]
     return shlex.join([*parts, "--jobs", "1"] if in_process else parts)

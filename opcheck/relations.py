@@ -54,9 +54,13 @@ def violation(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> str 
     for name, tensor in op.inputs.items():
         for axis, size in enumerate(tensor.shape):
             if isinstance(size, str) and size not in dims:
-                value = expressions.evaluate(size, dims)
+                at = ", ".join(f"{d}={dims[d]}" for d in expressions.names(size) if d in dims)
+                try:
+                    value = expressions.evaluate(size, dims)
+                except expressions.ExpressionError as exc:  # e.g. 'D//(D-3)' at D=3
+                    return (f"input {name!r} has shape[{axis}]={size!r}, which cannot be "
+                            f"computed at {at}: {str(exc).split(': ', 1)[-1]}")
                 if value < 1:
-                    at = ", ".join(f"{d}={dims[d]}" for d in expressions.names(size))
                     return (f"input {name!r} has shape[{axis}]={size!r} = {value} ({at}); "
                             "a size must be at least 1")
         if isinstance(tensor.low, str) or isinstance(tensor.high, str):

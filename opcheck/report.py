@@ -94,6 +94,7 @@ def format_op(report: OpReport) -> str:
             for item in variant.inputs:
                 if item.status == "fail":
                     lines.append(format_input_failure(report.name, variant, item))
+        lines += _other_variants(report, variant)
     for variant in report.variants:
         for item in variant.inputs:
             for note in item.notes:
@@ -103,6 +104,20 @@ def format_op(report: OpReport) -> str:
     if report.reproduce:
         lines.append(f"Reproduce: {report.reproduce}")
     return "\n".join(lines)
+
+
+def _other_variants(report: OpReport, shown: VariantResult | None) -> list[str]:
+    """An error's report also shows the first gradient failure of another variant: the
+    table row points at that failure (``worst_input``), so its details must be here too.
+    (A failure's own report shows its variant only: the others usually repeat it.)"""
+    if shown is not None and shown.status != "error":
+        return []
+    for variant in report.variants:
+        failed = [item for item in variant.inputs if item.status == "fail"]
+        if variant is not shown and failed:
+            return [f"also variant {variant.label}: {variant.message}",
+                    *(format_input_failure(report.name, variant, item) for item in failed)]
+    return []
 
 
 def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:
@@ -158,6 +173,11 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
     details = [format_op(r) for r in reports if r.status != "pass"]
     if details:
         lines += ["", *("\n" + d for d in details)]
+    sampled = [f"  {r.name}: {r.coverage}" for r in reports
+               if r.status == "pass" and r.mode == "auto" and r.coverage
+               and not r.coverage.startswith("all ")]
+    if sampled:  # a default-mode pass that compared a sample one by one says so (method.md)
+        lines += ["", "Checked by projections and a sample (not every element one by one):", *sampled]
     noticed = [_first_line(r.name, w) for r in reports if r.status == "pass" for w in r.warnings]
     if noticed:  # a passing op that printed, or changed state opcheck had to restore
         lines += ["", "Warnings (in full in --format json):", *noticed]

@@ -146,3 +146,62 @@ def test_small_ops_get_the_full_check_whatever_the_clock_says():
     """A loaded machine (a slow forward call) must not change a small op's report."""
     assert budget.choose(budget.ALWAYS_FULL, 10.0, 0.001) == "full"
     assert budget.choose(budget.ALWAYS_FULL + 1, 10.0, 0.001) == "sampled"
+
+
+def _scale_bw_wrong_at_full_size(dout, x, w):
+    grads = _scale_bw(dout, x, w)
+    if grads["x"].shape == (200, 500):  # the small variants are right
+        grads["x"][123, 456] *= 1.01
+    return grads
+
+
+def test_the_reproduce_line_carries_the_budget_a_sampled_variant_had():
+    # The op's budget is shared among its variants: "--variant default" alone would give
+    # that variant all of it, a larger sample and another report.
+    op = _big(_scale_bw_wrong_at_full_size)
+    report = opcheck.audit(op, budget=0.07)  # (a share small enough for the minimum sample)
+    share = 0.07 / len(report.variants)
+    assert report.status == "fail" and report.failing_variant().label == "default"
+    assert f"budget={share:.6g})" in report.reproduce, report.reproduce
+    again = opcheck.audit(op, variant="default", budget=float(f"{share:.6g}"))
+    before, after = report.variants[0].inputs[0], again.variants[0].inputs[0]
+    assert (after.coverage, after.size) == (before.coverage, before.size)
+    assert [e.index for e in after.mismatches] == [(123, 456)]
+
+
+def test_a_fully_checked_failure_reproduces_without_a_budget():
+    op = Op(name="small.scale", forward=_scale_fw,
+            backward=lambda dout, x, w: {"x": dout * w * 1.01, "w": dout * x},
+            inputs={"x": Tensor(shape=("N",)), "w": Tensor(shape=("N",))}, dims={"N": 6})
+    report = opcheck.audit(op, budget=0.7)
+    assert report.status == "fail" and "budget" not in report.reproduce, report.reproduce
+
+
+def test_a_sampled_pass_says_what_it_covered_in_the_text_report():
+    from opcheck.report import render_text
+
+    sampled = opcheck.audit(_big(_scale_bw), variant="default", budget=0.5)
+    small = opcheck.audit(Op(name="small.scale", forward=_scale_fw, backward=_scale_bw,
+                             inputs={"x": Tensor(shape=("N",)), "w": Tensor(shape=("N",))},
+                             dims={"N": 6}))
+    text = render_text([sampled, small])
+    assert "Checked by projections and a sample" in text
+    assert f"  big.scale: {sampled.coverage}" in text and "(of 100,000)" in text
+    assert "small.scale:" not in text.split("Checked by projections")[1]
+    assert "Checked by projections" not in render_text([small])
+
+
+def test_fast_mode_localises_a_wrong_element_of_a_large_input_rather_than_checking_all():
+    report = opcheck.audit(_big(_scale_bw_one_wrong), variant="default", mode="fast")
+    item = report.variants[0].inputs[0]
+    assert report.status == "fail" and [e.index for e in item.mismatches] == [(123, 456)]
+    assert "localised" in item.coverage and item.size < 5_000, item.coverage
+    assert report.variants[0].inputs[1].status == "pass"  # w's projections agreed
+
+
+def test_fast_mode_checks_a_small_input_in_full_when_a_projection_disagrees():
+    op = Op(name="small.scale", forward=_scale_fw,
+            backward=lambda dout, x, w: {"x": dout * w * 1.01, "w": dout * x},
+            inputs={"x": Tensor(shape=("N",)), "w": Tensor(shape=("N",))}, dims={"N": 50})
+    item = opcheck.audit(op, variant="default", mode="fast").variants[0].inputs[0]
+    assert item.status == "fail" and item.size == 50 and item.counts["fail"] == 50

@@ -91,6 +91,9 @@ def test_labels_tied_to_c_stay_valid_in_every_variant():
 @pytest.mark.parametrize("fields, words", [
     pytest.param({"inputs": {"x": Tensor(shape=("N-5",))}}, ["shape[0]='N-5'", "-2", "at least 1"],
                  id="expression-below-1-at-defaults"),
+    pytest.param({"inputs": {"x": Tensor(shape=("N//(N-3)",))}},
+                 ["input 'x'", "shape[0]='N//(N-3)'", "cannot be computed at N=3", "division"],
+                 id="expression-dividing-by-zero-at-defaults"),
     pytest.param({"inputs": {"x": Tensor(shape=("N",)), "y": Tensor(
         shape=("N",), dtype="int64", low=0, high="Q")}}, ["high='Q'", "['Q']", "no dim"],
         id="bound-names-an-unknown-dim"),

@@ -233,3 +233,23 @@ def test_a_failing_row_names_where_a_larger_max_comes_from():
     status, max_cell, _, where, _ = _row(report)
     assert status == "FAIL" and where == "x [default]"
     assert max_cell == f"{report.max_rel_error:.2e} (x [N=1])", max_cell
+
+
+def _half_at_three_raises_at_one(dout, x):
+    if x.size == 1:
+        raise IndexError("the backward's own bug at N=1")
+    return {"x": (x if x.size == 3 else 2.0 * x) * dout}  # N=3 (the default): factor 2 lost
+
+
+def test_a_failure_beside_another_variants_error_is_in_the_details_too():
+    """The row points at the mismatch; the details must not explain only the error."""
+    op = _op("t.mixed", _half_at_three_raises_at_one, dims={"N": 3})
+    report = opcheck.audit(op, seed=3)
+    assert report.status == "error"
+    failed = [v for v in report.variants if v.status == "fail"]
+    assert failed, [(v.label, v.status) for v in report.variants]
+    text = format_op(report)
+    assert "the backward's own bug at N=1" in text
+    assert f"Gradient mismatch: op 't.mixed', input 'x', variant {failed[0].label}" in text
+    table = render_text([report])
+    assert f"x [{failed[0].label}]" in table.splitlines()[1]
