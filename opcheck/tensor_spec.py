@@ -82,6 +82,13 @@ class Tensor(BaseModel):
             for axis, size in enumerate(value):
                 if isinstance(size, bool):  # before pydantic turns True into 1
                     raise ValueError(f"shape[{axis}]={size!r} is a bool; use an int size or a name")
+                whole = isinstance(size, float) and size.is_integer()  # 2.0: pydantic's 2
+                if not (isinstance(size, (int, str, np.integer)) or whole):
+                    # (one message, not pydantic's one per type of the union it tried)
+                    raise ValueError(
+                        f"shape[{axis}]={size!r} is a {type(size).__name__}; a size is an int, a dim "
+                        f"name such as 'N' or an expression such as 'N+1'"
+                    )
             return tuple(value)
         return value
 

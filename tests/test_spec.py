@@ -167,6 +167,9 @@ def _names_field(exc: pydantic.ValidationError, field: str) -> bool:
 
 TENSOR_CASES = [
     pytest.param(lambda: Tensor(shape=(0,)), ["shape", "at least 1"], id="tensor-zero-size"),
+    pytest.param(lambda: Tensor(shape=("N", 2.5)), ["shape", "shape[1]=2.5 is a float", "a dim name such as 'N'"],
+                 id="tensor-fractional-size"),
+    pytest.param(lambda: Tensor(shape=("N", None)), ["shape", "shape[1]=None is a NoneType"], id="tensor-none-size"),
     pytest.param(lambda: Tensor(shape=(-2, 3)), ["shape", "at least 1"], id="tensor-negative-size"),
     pytest.param(
         lambda: Tensor(shape=("1N",)), ["shape", "'1N'", "not a valid"], id="tensor-bad-dim-name"
