@@ -10,7 +10,8 @@ and CPU time moves less than wall time under load), with the min..max spread of 
   seed notebook's single-shape loop (``gradcheck_speed.py``'s; target <= 5x);
 - the built-in library's default audit, one op after another in this process: the sum of
   the reports' ``duration`` (target <= 0.5 s), and the loop's CPU time (durations are wall
-  time, which a loaded machine inflates); the median of three such loops per round.
+  time, which a loaded machine inflates); the median of three such loops per round; and
+  how much of it is spent inside the ops' own calls (the floor under that figure).
 ``--against DIR`` runs the same measurements on another checkout (``PYTHONPATH=DIR``, e.g.
 ``git archive`` of the commit before a change) in a subprocess after each round of this
 one, and prints both.
@@ -74,7 +75,36 @@ def measure(repeat: int) -> dict[str, float]:
         durations = sum(opcheck.audit(op).duration for op in ops.values())
         loops.append((durations, time.process_time() - started))
     out["library durations"], out["library cpu"] = sorted(loops)[len(loops) // 2]
+    out["library inside ops"] = _inside_ops(ops)
     return out
+
+
+def _inside_ops(ops: dict) -> float:
+    """CPU seconds the library's default audit spends inside the ops' own forward,
+    backward, jvp and double_backward calls (one more loop, with those functions timed):
+    the floor under the library's figure, which no change to opcheck can lower."""
+    import opcheck
+
+    spent = [0.0]
+
+    def timed(fn):
+        def call(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.process_time() - started
+        return call
+
+    roles = ("forward", "backward", "jvp", "double_backward")
+    copies = [op.model_copy(update={r: timed(getattr(op, r)) for r in roles if getattr(op, r, None)})
+              for op in ops.values()]
+    for op in copies:  # warm-up, as the timed loops had
+        opcheck.audit(op)
+    spent[0] = 0.0
+    for op in copies:
+        opcheck.audit(op)
+    return spent[0]
 
 
 #: Library loops per round (the median one is kept).
@@ -103,6 +133,10 @@ def _report(label: str, rounds: list[dict[str, float]]) -> None:
     cpu = [r["library cpu"] for r in rounds]  # (durations are wall time: under load, this moves less)
     print(f"   {'built-in library, CPU time of the same loop':<50} {statistics.median(cpu):6.3f} s "
           f"({min(cpu):.3f}..{max(cpu):.3f})")
+    if "library inside ops" in rounds[0]:  # (a checkout from before this measurement has none)
+        inside = [r["library inside ops"] for r in rounds]
+        print(f"   {'  of which inside the ops own calls (the floor)':<50} {statistics.median(inside):6.3f} s "
+              f"({min(inside):.3f}..{max(inside):.3f})")
 
 
 def main() -> None:
