@@ -136,6 +136,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """A default-mode pass that compared only a sample element by element says so, as
+    ``opcheck audit``'s text report does (the properties travel from xdist workers)."""
+    sampled = []
+    for report in terminalreporter.stats.get("passed", []):
+        props = dict(getattr(report, "user_properties", ()))
+        coverage = props.get("opcheck_coverage")
+        if coverage and props.get("opcheck_mode") == "auto" and not coverage.startswith("all "):
+            sampled.append(f"{report.nodeid}: {coverage}")
+    if sampled:
+        terminalreporter.write_sep("-", "opcheck: passed on projections and a sample "
+                                        "(not every element one by one)")
+        for line in sampled:
+            terminalreporter.write_line(line)
+
+
 class _Plugins:
     """The op registry of one pytest run: built-ins, entry points, the ini's and the
     command line's plugin modules. Discovered on first use, at most once."""
@@ -271,7 +287,8 @@ class OpItem(pytest.Item):
                 raise OpFailure(f"op {self.name!r} raised KeyboardInterrupt{_args(exc)}") from None
         self.user_properties += [("opcheck_status", self.report.status),
                                  ("max_rel_error", self.report.max_rel_error),
-                                 ("opcheck_coverage", self.report.coverage)]
+                                 ("opcheck_coverage", self.report.coverage),
+                                 ("opcheck_mode", self.report.mode)]
         if failure:
             raise OpFailure(failure)
 

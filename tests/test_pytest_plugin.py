@@ -775,6 +775,12 @@ def test_opcheck_budget_reaches_the_default_mode(pytester: pytest.Pytester) -> N
     result.assert_outcomes(passed=1)
     xml = (pytester.path / "out.xml").read_text()
     assert 'name="opcheck_coverage"' in xml and "sampled" in xml
+    result.stdout.fnmatch_lines(["*opcheck: passed on projections and a sample*",
+                                 "opcheck::big.tanh: x: 4 projections + * sampled elements (of 6,000)"])
+    whole = pytester.runpytest("--opcheck-plugin", "big_ops_budget", "--opcheck-ops", "big.*",
+                               "-p", "no:cacheprovider")  # the default budget: every element
+    whole.assert_outcomes(passed=1)
+    assert "passed on projections and a sample" not in whole.stdout.str()
     bad = pytester.runpytest("--opcheck-budget", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "budget (seconds > 0)" in bad.stderr.str()
