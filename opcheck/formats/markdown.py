@@ -78,11 +78,11 @@ def render_markdown(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
         lines += [f"| {md(r.name)} | {BADGE[r.status]} | {md(r.message or '–')} |" for r in known]
         lines += ["", "</details>", ""]
     lines += [f"<details><summary>All {len(reports)} ops</summary>", "",
-              "| op | status | max rel err | variants | plugin |",
-              "| --- | --- | ---: | ---: | --- |"]
+              "| op | status | max rel err | variants | checked | plugin |",
+              "| --- | --- | ---: | ---: | --- | --- |"]
     for r in reports:
         lines.append(f"| {md(r.name)} | {BADGE.get(r.status, md(r.status))} | {_num(r.max_rel_error)} "
-                     f"| {len(r.variants)} | {md(r.plugin or '–')} |")
+                     f"| {len(r.variants)} | {md(r.coverage or '–')} | {md(r.plugin or '–')} |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
 
