@@ -37,6 +37,20 @@ def limited() -> contextlib.AbstractContextManager[Any]:
     process), nothing changes. The libraries are looked up once per process (a lookup
     costs about a millisecond, as much as a small op's whole audit): a BLAS loaded later,
     with torch say, keeps its own pool."""
+    blas = prepare()
+    if blas is False:
+        return contextlib.nullcontext()
+    count = thread_count()
+    if all(lib.num_threads <= count for lib in blas.lib_controllers):
+        return contextlib.nullcontext()
+    return blas.limit(limits=count)
+
+
+def prepare() -> Any:
+    """Look the BLAS libraries up (once per process; False without threadpoolctl). The
+    sandbox calls this before it snapshots the process state: importing threadpoolctl sets
+    ``KMP_DUPLICATE_LIB_OK`` in the environment, which the first op audited in a worker
+    was otherwise blamed for ("the op changed the environment")."""
     global _blas
     if _blas is None:
         try:
@@ -47,12 +61,7 @@ def limited() -> contextlib.AbstractContextManager[Any]:
             import numpy  # noqa: F401 (its BLAS is loaded with it: the lookup must find it)
 
             _blas = ThreadpoolController().select(user_api="blas")
-    if _blas is False:
-        return contextlib.nullcontext()
-    count = thread_count()
-    if all(lib.num_threads <= count for lib in _blas.lib_controllers):
-        return contextlib.nullcontext()
-    return _blas.limit(limits=count)
+    return _blas
 
 
 #: threadpoolctl's controller of this process's BLAS libraries; False without threadpoolctl.

@@ -184,9 +184,13 @@ def _restore(state: _State) -> list[str]:
             changed.append("the working directory")
     if _environ() != state.environ:
         decode = os.fsdecode if _environ() is not os.environ else str
+        now = _environ()
+        names = sorted(decode(k) for k in set(now) ^ set(state.environ)) + sorted(
+            decode(k) for k in set(now) & set(state.environ) if now[k] != state.environ[k])
         os.environ.clear()
         os.environ.update({decode(k): decode(v) for k, v in state.environ.items()})
-        changed.append("the environment")
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        changed.append(f"the environment ({shown})")
     if sys.path != state.sys_path:
         sys.path[:] = state.sys_path
         changed.append("sys.path")

@@ -95,6 +95,7 @@ def format_op(report: OpReport) -> str:
                 if item.status == "fail":
                     lines.append(format_input_failure(report.name, variant, item))
         lines += _other_variants(report, variant)
+        lines += _largest_elsewhere(report, variant)
     for variant in report.variants:
         for item in variant.inputs:
             for note in item.notes:
@@ -118,6 +119,24 @@ def _other_variants(report: OpReport, shown: VariantResult | None) -> list[str]:
             return [f"also variant {variant.label}: {variant.message}",
                     *(format_input_failure(report.name, variant, item) for item in failed)]
     return []
+
+
+def _largest_elsewhere(report: OpReport, shown: VariantResult | None) -> list[str]:
+    """Where the op's max rel error (the table's column) is not the shown variant's, the
+    line that says where it is: the details show the first failing variant only."""
+    holder = max_holder(report)
+    if holder is None or shown is None or holder[0] is shown:
+        return []
+    here = _max(i.max_rel_error for i in shown.inputs)
+    if _num(here, ".3g") == _num(report.max_rel_error, ".3g"):
+        return []
+    return [f"The op's largest relative error, {_num(report.max_rel_error, '.3g')} (the table's "
+            f"max rel err), is in input {holder[1].label!r} at variant {holder[0].label}"]
+
+
+def _max(values: Any) -> float | None:
+    found = [v for v in values if v is not None]
+    return max(found) if found else None
 
 
 def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:

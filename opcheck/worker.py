@@ -18,7 +18,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
-from . import audit_progress, interrupts
+from . import audit_progress, blas_threads, interrupts
 from .engine import audit_op  # noqa: F401 (the fork server imports the audit before any worker starts)
 from .errors import AuditTimeout, UsageError
 from .exits import stopped
@@ -52,6 +52,7 @@ def audit_sandboxed(
         return error_report(name, "the op was not found when the worker discovered the plugins "
                             "(is its plugin deterministic?)", seed, mode, None, variant,
                             order=order), False
+    blas_threads.prepare()  # (its import sets an environment variable: not the op's doing)
     with op_sandbox(in_worker) as box:
         try:
             report = audit_expected(registry[name], seed=seed, mode=mode, variant=variant,

@@ -71,3 +71,22 @@ def test_an_audit_in_this_process_runs_with_one_blas_thread(no_thread_variables)
     assert opcheck.audit(op, variant="default").status == "pass"
     assert seen and all(counts == [1] * len(before) for counts in seen)
     assert _blas_threads() == before  # restored after the audit
+
+
+def test_looking_up_the_blas_pools_is_not_blamed_on_the_first_op(tmp_path):
+    """Importing threadpoolctl sets KMP_DUPLICATE_LIB_OK; in a fresh worker that import
+    happened inside the first op's sandbox, which reported "the op changed the
+    environment" for a plain numpy op."""
+    pytest.importorskip("threadpoolctl")
+    import os
+    import subprocess
+
+    code = ("from opcheck import discover\n"
+            "from opcheck.worker import audit_sandboxed\n"
+            "report, _ = audit_sandboxed(discover(), 'matmul', 0, 'auto', 'default', in_worker=False)\n"
+            "print(report.status, report.warnings)\n")
+    env = {k: v for k, v in os.environ.items() if k != "KMP_DUPLICATE_LIB_OK"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "pass []", done.stdout

@@ -28,7 +28,8 @@ def test_changed_state_is_restored_and_named(tmp_path):
     assert os.getcwd() == cwd and "OPCHECK_HYGIENE_TEST" not in os.environ
     assert signal.getsignal(signal.SIGUSR2) == handler and "/nowhere" not in sys.path
     assert box.restored == ["numpy's error state (np.seterr)", "numpy's print options",
-                            "the working directory", "the environment", "sys.path",
+                            "the working directory", "the environment (OPCHECK_HYGIENE_TEST)",
+                            "sys.path",
                             "the handler of SIGUSR2"]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import types
 
+import numpy as np
 import pytest
 
 import opcheck
@@ -253,3 +254,22 @@ def test_a_failure_beside_another_variants_error_is_in_the_details_too():
     assert f"Gradient mismatch: op 't.mixed', input 'x', variant {failed[0].label}" in text
     table = render_text([report])
     assert f"x [{failed[0].label}]" in table.splitlines()[1]
+
+
+def test_the_details_say_where_the_tables_max_rel_error_is_when_elsewhere():
+    """The table's column is the op's largest error; the details show the first failing
+    variant: when the two differ, a line says where the column's figure comes from."""
+    tanh = opcheck.Op(name="t.tanh", forward=lambda x: np.tanh(x),
+                      backward=lambda dout, out, x: {"x": dout * (1.0 - out)},
+                      inputs={"x": opcheck.Tensor(shape=("N", "D"))})
+    report = opcheck.audit(tanh)
+    from opcheck.report import max_holder
+
+    variant, item = max_holder(report)
+    assert variant.label != "default"
+    assert (f"The op's largest relative error, {report.max_rel_error:.3g} (the table's max rel "
+            f"err), is in input 'x' at variant {variant.label}") in format_op(report)
+
+
+def test_no_such_line_where_the_shown_variant_holds_the_largest_error(reports):
+    assert "largest relative error" not in format_op(reports["t.half"])  # 1/3 everywhere
