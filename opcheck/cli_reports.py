@@ -28,7 +28,7 @@ def merge_command(args: argparse.Namespace) -> int:
 def diff_command(args: argparse.Namespace) -> int:
     from .comparison import compare
     from .formats.diff import headline, render
-    from .merge import load
+    from .merge import incomplete, load
 
     old, new = load(args.old, "OLD"), load(args.new, "NEW")
     if args.output:
@@ -40,6 +40,11 @@ def diff_command(args: argparse.Namespace) -> int:
     note = shard_note(old.meta, new.meta, args.old, args.new)
     if note:  # stdout may go to a pull-request comment: say it where the user looks too
         print(f"opcheck diff: warning: {note}", file=sys.stderr)
+    # A run cut short (a killed job's results stream) cannot vouch for the ops it lost:
+    # their absence is not "removed", and a gate on NEW must not pass on it.
+    cut_short = incomplete([new])
+    for problem in incomplete([old]) + cut_short:
+        print(f"opcheck diff: warning: {problem}", file=sys.stderr)
     text = render(args.format, result)
     if args.output:
         write_atomic(args.output, text)
@@ -47,4 +52,4 @@ def diff_command(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
     print(f"opcheck diff: {headline(result)}", file=sys.stderr)
-    return 1 if result.regressions else 0
+    return 1 if result.regressions or cut_short else 0

@@ -130,7 +130,7 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
                                 f"{item.path!r}: each op must come from exactly one shard")
             ops[report.name] = (report, item.path)
     warnings += _missing_shards(loaded)
-    warnings += _incomplete(loaded)
+    warnings += incomplete(loaded)
     patterns = list(first.meta.get("select") or [])
     reports = in_report_order([r for r, _ in ops.values()], patterns)
     not_run = sorted({n for item in loaded for n in item.meta.get("not_run") or []} - set(ops))
@@ -188,7 +188,7 @@ def _differences(loaded: Sequence[Loaded]) -> list[str]:
     return problems
 
 
-def _incomplete(loaded: Sequence[Loaded]) -> list[str]:
+def incomplete(loaded: Sequence[Loaded]) -> list[str]:
     """Inputs without a result for every op they selected (a results stream cut short, an
     interrupted run), and a selection the shards do not cover."""
     problems = []

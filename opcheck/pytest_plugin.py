@@ -108,10 +108,29 @@ def pytest_configure(config: pytest.Config) -> None:
         "expected failures for gradient checks; xfail and skip map a selector ('*', a "
         "variant label such as 'N=1', a dtype name, or a check such as 'double_backward') "
         "to a reason. Every --opcheck item carries this marker, so -m opcheck selects the "
-        "gradient checks.",
+        "gradient checks (and tests marked with it for the fixture's settings).",
     )
     config.stash[_REGISTRY] = _Plugins(config)
     config.stash[_REGISTRY].baseline()  # a bad --opcheck-baseline file is a usage error now
+    _check_settings(config)
+
+
+def _check_settings(config: pytest.Config) -> None:
+    """A bad ini value or $OPCHECK_BUDGET is one usage error naming it, now, not an error
+    in every gradient check of the run."""
+    from . import budget
+    from .errors import UsageError
+
+    try:
+        config.getini("opcheck_xfail_strict")
+    except (ValueError, pytest.UsageError) as exc:
+        raise pytest.UsageError(f"opcheck_xfail_strict in {config.inipath or 'the ini file'}: "
+                                f"{exc}; use true or false") from None
+    if config.getoption("opcheck_budget", None) is None:
+        try:
+            budget.resolve(None)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -141,10 +160,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     ``opcheck audit``'s text report does (the properties travel from xdist workers)."""
     sampled = []
     for report in terminalreporter.stats.get("passed", []):
-        props = dict(getattr(report, "user_properties", ()))
+        pairs = list(getattr(report, "user_properties", ()))
+        props = dict(pairs)
         coverage = props.get("opcheck_coverage")
         if coverage and props.get("opcheck_mode") == "auto" and not coverage.startswith("all "):
             sampled.append(f"{report.nodeid}: {coverage}")
+        # (the fixture's audits, one per assert_gradients call: "op: coverage")
+        sampled += [f"{report.nodeid}: {value}" for key, value in pairs if key == "opcheck_sampled"]
     if sampled:
         terminalreporter.write_sep("-", "opcheck: passed on projections and a sample "
                                         "(not every element one by one)")

@@ -221,3 +221,19 @@ def test_opcheck_diff_writes_the_file_and_exits_1_on_a_regression(tmp_path, monk
     assert Path("diff.md").read_text().startswith("### ❌ opcheck diff: 1 regression")
     assert main(["diff", "new.json", "new.json"]) == 0
     assert capsys.readouterr().out == "opcheck diff new.json new.json: no change (6 ops unchanged)\n"
+
+
+def test_a_results_stream_cut_short_is_not_a_clean_diff(tmp_path, monkeypatch, capsys):
+    """A killed job's stream lost ops: they are not 'removed', and a gate must not pass."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "matmul", "sigmoid_affine", "mul", "--jobs", "1",
+                 "--results", "full.jsonl"]) == 0
+    lines = Path("full.jsonl").read_bytes().splitlines(keepends=True)
+    Path("cut.jsonl").write_bytes(b"".join(lines[:2]) + lines[2][: len(lines[2]) // 2])
+    capsys.readouterr()
+    assert main(["diff", "full.jsonl", "full.jsonl"]) == 0
+    assert main(["diff", "full.jsonl", "cut.jsonl"]) == 1
+    err = capsys.readouterr().err
+    assert "'cut.jsonl' is incomplete: 2 of its 3 ops have no result" in err, err
+    assert main(["diff", "cut.jsonl", "full.jsonl"]) == 0  # an incomplete OLD: warned only
+    assert "'cut.jsonl' is incomplete" in capsys.readouterr().err

@@ -45,6 +45,16 @@ def test_a_gradient_mismatch_is_a_failure_with_the_text_report_and_reproduce_lin
     assert lines[-1] == "Reproduce: opcheck audit md.wrong -p md_ops --seed 0 --variant default"
 
 
+def test_each_failing_variants_testcase_reproduces_its_own_variant(root):
+    cases = _cases(root)
+    failing = [name for (op, name), case in cases.items()
+               if op == "md.wrong" and case.find("failure") is not None]
+    assert len(failing) > 1, failing
+    for name in failing:
+        last = cases["md.wrong", name].find("failure").text.splitlines()[-1]
+        assert last == f"Reproduce: opcheck audit md.wrong -p md_ops --seed 0 --variant {name}"
+
+
 def test_expected_failures_and_skips_are_skipped_per_variant_as_pytest_writes_them(root):
     cases = _cases(root)
     for label in ("default", "N=1", "N=4"):

@@ -781,6 +781,18 @@ def test_opcheck_budget_reaches_the_default_mode(pytester: pytest.Pytester) -> N
                                "-p", "no:cacheprovider")  # the default budget: every element
     whole.assert_outcomes(passed=1)
     assert "passed on projections and a sample" not in whole.stdout.str()
+    pytester.makepyfile(test_fixture_budget=(
+        "import numpy as np\n"
+        "def test_big(opcheck):\n"
+        "    opcheck.assert_gradients(name='fixture.tanh', forward=lambda x: np.tanh(x),\n"
+        "        backward=lambda dout, x: {'x': dout * (1 - np.tanh(x) ** 2)},\n"
+        "        inputs={'x': opcheck.Tensor(shape=(6000,))})\n"))
+    fixture = pytester.runpytest("test_fixture_budget.py", "--opcheck-budget", "0.001",
+                                 "-p", "no:cacheprovider")
+    fixture.assert_outcomes(passed=1)
+    fixture.stdout.fnmatch_lines(["*opcheck: passed on projections and a sample*",
+                                  "test_fixture_budget.py::test_big: fixture.tanh: x: 4 projections + "
+                                  "* sampled elements (of 6,000)"])
     bad = pytester.runpytest("--opcheck-budget", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "budget (seconds > 0)" in bad.stderr.str()
@@ -885,3 +897,19 @@ def test_marked(opcheck):
     out = result.stdout.str()
     assert out.count("mode='slow' is not a mode; use one of") == 2, out  # the failure + summary
     assert "During handling" not in out
+
+
+def test_a_bad_ini_value_or_budget_is_one_usage_error_naming_it(pytester: pytest.Pytester,
+                                                                monkeypatch) -> None:
+    pytester.makeini("[pytest]\nopcheck_xfail_strict = maybe\n")
+    result = pytester.runpytest("--opcheck-ops", "matmul", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "opcheck_xfail_strict in " in result.stderr.str() and "use true or false" in result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    pytester.makeini("[pytest]\n")
+    monkeypatch.setenv("OPCHECK_BUDGET", "abc")
+    result = pytester.runpytest("--opcheck-ops", "matmul", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "OPCHECK_BUDGET='abc' is not a budget" in result.stderr.str()
+    given = pytester.runpytest("--opcheck-ops", "matmul", "--opcheck-budget", "2", "-p", "no:cacheprovider")
+    given.assert_outcomes(passed=1)  # the option wins over the environment

@@ -16,6 +16,7 @@ an op pass or fail as they did.
 from __future__ import annotations
 
 import re
+import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
@@ -104,10 +105,11 @@ def _cases(report: OpReport) -> list[ET.Element]:
         elif report.status == "xpass" and variant.label in xpassed:
             _xpass(case, report.message)
         elif variant.status == "fail":
-            _problem(case, "fail", variant.message, _failure_text(report, variant), report.reproduce)
+            _problem(case, "fail", variant.message, _failure_text(report, variant),
+                     _reproduce(report, variant))
         elif variant.status == "error":
             body = "\n".join(t for t in (variant.message, variant.traceback.rstrip()) if t)
-            _problem(case, "error", variant.message, body, report.reproduce)
+            _problem(case, "error", variant.message, body, _reproduce(report, variant))
         _output(case, variant.warnings)
         cases.append(case)
     return cases + skipped
@@ -168,6 +170,17 @@ def _problem(case: ET.Element, status: str, message: str, body: str, reproduce: 
     if reproduce:
         body = f"{body}\nReproduce: {reproduce}"
     element.text = xml_text(body)
+
+
+def _reproduce(report: OpReport, variant: VariantResult) -> str:
+    """The report's reproduce line (made for its first failing variant) for ``variant``:
+    each testcase reruns its own variant."""
+    shown = report.failing_variant()
+    if not report.reproduce or shown is None or shown is variant:
+        return report.reproduce
+    old, new = shown.label, variant.label
+    return (report.reproduce.replace(f"--variant {shlex.quote(old)}", f"--variant {shlex.quote(new)}")
+            .replace(f"variant={old!r}", f"variant={new!r}"))
 
 
 def _failure_text(report: OpReport, variant: VariantResult) -> str:
