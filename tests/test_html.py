@@ -87,6 +87,7 @@ def test_the_table_has_each_op_its_status_where_and_why(parsed):
     assert wrong[3:6] == ["3", "x [default]", "md_ops"]
     assert wrong[6].startswith("variant default: gradient mismatch in input 'x'")
     assert rows["md.skipped"][6] == "needs a GPU" and rows["md.good"][6] == ""
+    assert rows["md.good"][7] == "all elements of every input"  # what each op's audit covered
 
 
 def test_every_op_that_did_not_pass_has_its_details(parsed, page):

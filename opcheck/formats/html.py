@@ -108,7 +108,8 @@ def _filter_css() -> str:
 
 def _summary_table(reports: Sequence[OpReport], ids: dict[int, str]) -> str:
     rows = [('<table class="ops"><thead><tr><th>op</th><th>status</th><th>max rel err</th>'
-             "<th>variants</th><th>worst input</th><th>plugin</th><th>reason</th></tr></thead>"
+             "<th>variants</th><th>worst input</th><th>plugin</th><th>reason</th><th>checked</th>"
+             "</tr></thead>"
              "<tbody>")]
     for r in reports:
         name = (f'<a href="#{ids[id(r)]}">{e(r.name)}</a>' if r.status != "pass" else e(r.name))
@@ -119,7 +120,8 @@ def _summary_table(reports: Sequence[OpReport], ids: dict[int, str]) -> str:
             f'<tr data-status="{e(r.status)}"><td>{name}</td>'
             f'<td class="status {e(r.status)}">{e(r.status.upper())}</td>'
             f'<td class="num">{_num(r.max_rel_error)}</td><td class="num">{len(r.variants)}</td>'
-            f"<td>{where}</td><td>{e(r.plugin or '–')}</td><td>{reason}</td></tr>"
+            f"<td>{where}</td><td>{e(r.plugin or '–')}</td><td>{reason}</td>"
+            f"<td>{e(r.coverage or '–')}</td></tr>"
         )
     rows.append("</tbody></table>")
     return "\n".join(rows)
