@@ -7,8 +7,9 @@ Only pytest and the standard library at import time, like ``pytest_plugin``.
 
 from __future__ import annotations
 
+import shlex
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -35,9 +36,18 @@ class PluginImportError(Exception):
     """A plugin module named in the ini file or on the command line cannot be imported."""
 
 
-def _hint(name: str, names: list[str]) -> str:
+def _hint(name: str, names: list[str], modules: Sequence[str] = ()) -> str:
+    """The nearest op names, else the command that lists them all (with the plugin
+    modules the ini file or --opcheck-plugin named: ``opcheck list`` alone misses them)."""
     close = did_you_mean(name, names)
-    return f"; {close}" if close else f"; the {len(names)} discovered ops are listed by `opcheck list`"
+    listing = shlex.join(["opcheck", "list", *(part for m in modules for part in ("-p", m))])
+    return f"; {close}" if close else f"; the {len(names)} discovered ops are listed by `{listing}`"
+
+
+def plugin_modules(config: pytest.Config) -> list[str]:
+    """The plugin modules the ini file and --opcheck-plugin name (not the blocked ones)."""
+    named = [*config.getini("opcheck_plugins"), *(config.getoption("opcheck_plugin") or [])]
+    return [m for m in dict.fromkeys(named) if not m.startswith("no:")]
 
 
 def _where(op: Op | None, plugin: PluginInfo | None) -> tuple[str | None, int]:

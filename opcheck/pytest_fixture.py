@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .pytest_checks import _REGISTRY, PluginImportError, _fail, _hint, run_checks, setting
+from .pytest_checks import (
+    _REGISTRY,
+    PluginImportError,
+    _fail,
+    _hint,
+    plugin_modules,
+    run_checks,
+    setting,
+)
 
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo
@@ -101,7 +109,8 @@ class OpcheckFixture:
         except PluginImportError as exc:
             _fail(str(exc))
         if name not in registry:
-            _fail(f"no op named {name!r}{_hint(name, sorted(registry))}")
+            _fail(f"no op named {name!r}"
+                  f"{_hint(name, sorted(registry), plugin_modules(self._request.config))}")
         return registry[name], registry.plugin_of[name]
 
     def _reproduce(self) -> str:

@@ -31,6 +31,7 @@ from .pytest_checks import (
     PluginImportError,
     _hint,
     _where,
+    plugin_modules,
     run_checks,
     setting,
 )
@@ -265,7 +266,7 @@ class OpCollector(pytest.Collector):
         if patterns:
             for pattern in patterns:
                 if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                    hint = _hint(pattern, names)
+                    hint = _hint(pattern, names, plugin_modules(self.config))
                     errors = "".join(f"\n{e}" for e in registry.errors)
                     raise self.CollectError(f"--opcheck-ops {pattern!r} matches no op{hint}{errors}")
             names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]

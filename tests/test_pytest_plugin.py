@@ -913,3 +913,13 @@ def test_a_bad_ini_value_or_budget_is_one_usage_error_naming_it(pytester: pytest
     assert "OPCHECK_BUDGET='abc' is not a budget" in result.stderr.str()
     given = pytester.runpytest("--opcheck-ops", "matmul", "--opcheck-budget", "2", "-p", "no:cacheprovider")
     given.assert_outcomes(passed=1)  # the option wins over the environment
+
+
+def test_no_match_names_the_listing_command_with_the_ini_plugins(pytester: pytest.Pytester) -> None:
+    """`opcheck list` alone does not read the ini file: the hint names its plugins."""
+    pytester.makepyfile(mylib_ops=MYLIB)
+    pytester.makeini("[pytest]\nopcheck_plugins = mylib_ops\n")
+    pytester.syspathinsert()
+    result = pytester.runpytest("--opcheck-ops", "qqqqqq*", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*--opcheck-ops 'qqqqqq*' matches no op; the * discovered ops "
+                                 "are listed by `opcheck list -p mylib_ops`*"])
