@@ -159,7 +159,7 @@ def max_holder(report: OpReport) -> tuple[VariantResult, InputResult] | None:
     return (best[1], best[2]) if best else None
 
 
-def _max_cell(report: OpReport, shown: InputResult | None) -> str:
+def max_cell(report: OpReport, shown: InputResult | None) -> str:
     """The op's max rel error; where the row's input does not hold it (a failing input
     beside a larger error of another rule or input), the input that does, so that the
     row never pairs one rule's maximum with another rule's element unsaid."""
@@ -177,7 +177,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
     for r in reports:
         found = worst_input(r)
         where, element = "-", "-"
-        max_cell = _max_cell(r, found[1] if found else None)
+        max_text = max_cell(r, found[1] if found else None)
         if found:
             variant, item = found
             where = f"{item.label} [{variant.label}]"
@@ -185,7 +185,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
                 e = item.worst
                 element = f"{e.index}: {e.analytic:.6g} vs {e.numeric:.6g}"
         outcomes = _outcome_summary(r)
-        rows.append((r.name, r.status.upper() + outcomes, max_cell,
+        rows.append((r.name, r.status.upper() + outcomes, max_text,
                      str(len(r.variants)), where, element))
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

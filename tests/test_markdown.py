@@ -92,3 +92,19 @@ def test_past_max_details_the_rest_are_counted_not_shown():
     assert text.count("<details><summary>x.") == MAX_DETAILS
     assert "(2 more not shown; the JSON report has them all)" in text
     assert format_op(many[0]) in text
+
+
+def test_a_max_rel_err_held_by_another_variant_is_named_as_in_the_text_table():
+    import numpy as np
+
+    import opcheck
+    from opcheck.report import max_holder
+
+    op = opcheck.Op(name="t.tanh", forward=lambda x: np.tanh(x),
+                    backward=lambda dout, out, x: {"x": dout * (1.0 - out)},
+                    inputs={"x": opcheck.Tensor(shape=("N", "D"))})
+    report = opcheck.audit(op)
+    variant, item = max_holder(report)
+    assert variant.label != "default"  # the row's worst input is at default
+    rows = _rows(_section(render_markdown([report], {}), "### Not passing"))
+    assert rows[0][3] == f"{report.max_rel_error:.2e} (x \\[{variant.label}\\])"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..escape import visible
-from ..report import format_op, run_facts, summary_line, worst_input
+from ..report import format_op, max_cell, run_facts, summary_line, worst_input
 from ..result import OpReport
 
 BADGE = {"pass": "✅ pass", "fail": "❌ FAIL", "error": "💥 ERROR", "xfail": "⚠️ xfail",
@@ -63,8 +63,11 @@ def render_markdown(reports: Sequence[OpReport], meta: dict[str, Any]) -> str:
         lines += ["### Not passing", "", "| op | status | where | max rel err | reason |",
                   "| --- | --- | --- | ---: | --- |"]
         for r in bad:
+            found = worst_input(r) if r.status == "fail" else None
+            shown = max_cell(r, found[1] if found else None)  # names the holder, as the text does
             lines.append(f"| {md(r.name)} | {BADGE.get(r.status, md(r.status))} | {_where(r)} "
-                         f"| {_num(r.max_rel_error)} | {md(r.message or '–')} |")
+                         f"| {md(shown) if r.max_rel_error is not None else '–'} "
+                         f"| {md(r.message or '–')} |")
         lines.append("")
         for r in bad[:MAX_DETAILS]:
             lines += [f"<details><summary>{md(r.name)}: {md(r.status)}</summary>", "",
