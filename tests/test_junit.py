@@ -4,6 +4,8 @@ parser."""
 
 from __future__ import annotations
 
+import re
+
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -16,6 +18,11 @@ from opcheck.frontend import error_report
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> ET.Element:
     return ET.fromstring(audit_library(tmp_path_factory.mktemp("junit"), "junit").encode())
+
+
+def _outcome(case: ET.Element) -> list[ET.Element]:
+    """A testcase's outcome elements (failure, error, skipped), without its properties."""
+    return [child for child in case if child.tag not in ("properties", "system-out")]
 
 
 def _cases(root: ET.Element) -> dict[tuple[str, str], ET.Element]:
@@ -32,7 +39,11 @@ def test_one_suite_per_plugin_with_the_run_as_properties(root):
 def test_a_passing_op_is_a_testcase_per_variant(root):
     cases = _cases(root)
     assert [name for (op, name) in cases if op == "md.good"] == ["default", "N=1", "N=4"]
-    assert all(len(cases["md.good", v]) == 0 for v in ("default", "N=1", "N=4"))
+    for v in ("default", "N=1", "N=4"):  # no failure, error or skip: what it covered only
+        assert [child.tag for child in cases["md.good", v]] == ["properties"]
+        (prop,) = cases["md.good", v].find("properties")
+        assert prop.get("name") == "opcheck_coverage"
+        assert re.fullmatch(r"x: all \d+ elements", prop.get("value")), prop.get("value")
 
 
 def test_a_gradient_mismatch_is_a_failure_with_the_text_report_and_reproduce_line(root):
@@ -58,11 +69,11 @@ def test_each_failing_variants_testcase_reproduces_its_own_variant(root):
 def test_expected_failures_and_skips_are_skipped_per_variant_as_pytest_writes_them(root):
     cases = _cases(root)
     for label in ("default", "N=1", "N=4"):
-        (known,) = cases["md.known", label]
+        (known,) = _outcome(cases["md.known", label])
         assert known.tag == "skipped" and known.get("type") == "pytest.xfail"
         assert known.get("message").startswith(
             f"expected failure (issue #7: half the gradient): variant {label}: gradient mismatch")
-        (skipped,) = cases["md.skipped", label]
+        (skipped,) = _outcome(cases["md.skipped", label])
         assert (skipped.tag, skipped.get("type"), skipped.get("message")) == (
             "skipped", "pytest.skip", "needs a GPU")
     assert ("md.known", WHOLE_OP) not in cases and ("md.skipped", WHOLE_OP) not in cases
@@ -162,7 +173,7 @@ def expected(tmp_path_factory) -> tuple[ET.Element, ET.Element]:
 def _outcomes(root: ET.Element) -> dict[tuple[str, str], str]:
     """(op, variant) → "pass", or the tag and type of what the testcase holds."""
     return {(c.get("classname"), c.get("name")): next(
-        (f"{child.tag}:{child.get('type')}" for child in c), "pass") for c in root.iter("testcase")}
+        (f"{child.tag}:{child.get('type')}" for child in _outcome(c)), "pass") for c in root.iter("testcase")}
 
 
 def test_each_variant_says_what_its_expectation_made_of_it(expected):

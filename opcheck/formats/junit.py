@@ -98,6 +98,10 @@ def _cases(report: OpReport) -> list[ET.Element]:
     cases = []
     for variant in report.variants:
         case = _case(report.name, variant.label, share)
+        covered = "; ".join(f"{i.label}: {i.coverage}" for i in variant.first_order if i.coverage)
+        if covered:  # what was compared; first, where pytest's junitxml puts a test's properties
+            ET.SubElement(ET.SubElement(case, "properties"), "property", name="opcheck_coverage",
+                          value=xml_text(covered))
         if report.status in ("xfail", "xpass") and variant.status != "pass":
             # every failure of an xfail (or a strict xpass) op is an expected one
             ET.SubElement(case, "skipped", type="pytest.xfail",
