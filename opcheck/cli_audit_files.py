@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,8 @@ def resume_results(
     if path is not None:
         check_writable(path, "--resume" if args.resume else "--results" if args.results else "-o")
         _not_a_report(path, args)
+        if not args.resume:
+            _not_someone_elses(path, "--results" if args.results else "-o")
     previous = None
     if args.resume and os.path.exists(args.resume):
         _a_results_stream(args.resume)
@@ -95,6 +98,13 @@ def resume_results(
                       f"{shown}"), file=sys.stderr)
         for name in changed:
             del done[name]
+    retimed = sorted(n for n, r in done.items() if _longer_timeout(r, args.timeout))
+    if retimed:  # the timeout message's advice is "raise --timeout": resuming with it works
+        shown = ", ".join(retimed[:5]) + (f" and {len(retimed) - 5} more" if len(retimed) > 5 else "")
+        print(visible(f"opcheck: {len(retimed)} op(s) timed out under a shorter --timeout in "
+                      f"{args.resume}, audited again: {shown}"), file=sys.stderr)
+        for name in retimed:
+            del done[name]
     if args.resume and previous is None:  # docs/batch.md: one command for the first run too
         print(f"opcheck: starting a new results stream {args.resume}: it does not exist yet, "
               "so there is nothing to resume (check the path if you meant an existing one)",
@@ -115,6 +125,34 @@ def _a_results_stream(path: str) -> None:
     if wrong:
         raise UsageError(f"--resume {path} {wrong}; resume from the results stream of the "
                          "interrupted run, or give a new file to start one")
+
+
+def _longer_timeout(report: OpReport, timeout: float | None) -> bool:
+    """Did ``report`` time out under a shorter timeout than this run's (0: none)?"""
+    if report.status != "error":
+        return False
+    found = re.search(r"timed out after ([0-9.e+]+) s", report.message or "")
+    return bool(found) and (not timeout or timeout > float(found[1]))
+
+
+def _not_someone_elses(path: str, option: str) -> None:
+    """A new results stream may replace an old one, never another file (a plugin's source,
+    a report): refuse a file that exists, is not empty and does not start with a header."""
+    import json
+
+    from .results_file import HEADER_KEY
+
+    if not os.path.isfile(path) or not os.path.getsize(path):
+        return
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 16)
+    try:
+        header = json.loads(first)
+    except ValueError:
+        header = None
+    if not (isinstance(header, dict) and HEADER_KEY in header):
+        raise UsageError(f"{option} {path} exists and is not a results stream: opcheck will not "
+                         "overwrite it; give a new file name, or remove the file first")
 
 
 def _not_a_report(path: str, args: argparse.Namespace) -> None:

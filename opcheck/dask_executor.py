@@ -128,6 +128,10 @@ def run_ops_dask(names: Sequence[str], options: RunOptions, registry: Registry,
             except OSError as exc:
                 raise UsageError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
                                  f"({exc}); start one with `dask scheduler`") from None
+            except (ValueError, TypeError) as exc:  # not an address distributed can parse
+                raise UsageError(f"--scheduler {scheduler}: not a scheduler address ({exc}); "
+                                 "give the address `dask scheduler` prints, e.g. "
+                                 "tcp://127.0.0.1:8786") from None
         run = uuid.uuid4().hex[:8]
         futures = {client.submit(audit_task, name, options, key=f"opcheck-{run}-{k}",
                                  pure=False): name for k, name in enumerate(names)}

@@ -91,6 +91,9 @@ def audit_op(
     if bad is not None:
         report.message = f"variant {bad.label}: {bad.message}"
     report.warnings = [f"{v.label}: {w}" for v in results for w in v.warnings]
+    if not op.differentiable_inputs and report.status == "pass":  # a pass that checked nothing
+        report.warnings.append("no input is differentiable (integer dtypes, or differentiable="
+                               "False): no gradient was checked, only the forward's contract")
     failing = [i for v in results for i in v.inputs if i.abs_errors is not None]
     for item in failing[HEATMAP_INPUTS:]:  # keep reports small: the HTML maps four
         item.abs_errors = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +62,8 @@ def load(path: str, role: str = "") -> Loaded:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+        named = f"{role} {path}" if role else repr(path)
+        raise UsageError(f"cannot read {named}: {exc.strerror or exc}") from exc
     try:
         doc = json.loads(text)
     except ValueError:
@@ -117,6 +119,11 @@ def merge(loaded: Sequence[Loaded]) -> tuple[dict[str, Any], list[OpReport], lis
                     f"{other.path!r} ({key}={theirs!r}): shards must audit with "
                     "the same --seed, --mode, --variant and --order"
                 )
+    paths = [os.path.realpath(item.path) for item in loaded]
+    twice = sorted({item.path for item, p in zip(loaded, paths) if paths.count(p) > 1})
+    if twice:  # one line, not one warning per op it holds
+        raise UsageError(f"{', '.join(repr(p) for p in twice)} given more than once; name each "
+                         "shard's file once")
     warnings: list[str] = _differences(loaded)
     ops: dict[str, tuple[OpReport, str]] = {}
     for item in loaded:

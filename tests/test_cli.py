@@ -343,6 +343,9 @@ USAGE_ERRORS = [
     pytest.param(["audit", "--max-memory", "lots"], "512M", id="bad-size"),
     pytest.param(["audit", "--results", "a.jsonl", "--resume", "b.jsonl"], "--resume", id="two-files"),
     pytest.param(["audit", "--resume", "broken_ops.py"], "broken_ops.py", id="not-a-results-file"),
+    pytest.param(["audit", "relu", "--results", "broken_ops.py"],
+                 "--results broken_ops.py exists and is not a results stream: opcheck will not "
+                 "overwrite it", id="results-over-another-file"),
     pytest.param(["merge", "nowhere.json"], "nowhere.json", id="merge-missing-file"),
     pytest.param(["merge"], "FILE", id="merge-nothing"),
     pytest.param(["audit", "--seed", "-1"], "is not a seed", id="negative-seed"),
@@ -558,3 +561,28 @@ def test_part_of_a_label_selects_as_in_the_pytest_fixture(tmp_path, monkeypatch)
     assert main([*base, "--variant", "scale=1"]) == 0
     (op,) = json.loads(Path("r.json").read_text())["ops"]
     assert op["status"] == "pass" and len(op["variants"]) == 4
+
+
+def test_results_never_overwrite_a_file_that_is_not_a_stream(run, workdir):
+    before = (workdir / "broken_ops.py").read_bytes()
+    assert run("audit", "relu", "--results", "broken_ops.py").returncode == 2
+    assert (workdir / "broken_ops.py").read_bytes() == before
+    assert run("audit", "relu", "--results", "r.jsonl").returncode == 0
+    assert run("audit", "relu", "--results", "r.jsonl").returncode == 0  # a stream: replaced
+
+
+def test_resume_with_a_longer_timeout_audits_the_timed_out_ops_again(run, workdir):
+    """The timeout's advice is "raise --timeout": a resume that does runs those ops again."""
+    assert run("audit", "relu", "mul", "--results", "r.jsonl").returncode == 0
+    lines = (workdir / "r.jsonl").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    for entry in entries[1:]:
+        if entry["name"] == "relu":  # as a run under --timeout 3 would have written it
+            entry.update(status="error", message="timed out after 3 s: checked 10 of 20 elements")
+    (workdir / "r.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    same = run("audit", "relu", "mul", "--timeout", "3", "--resume", "r.jsonl")
+    assert same.returncode == 1 and "audited again" not in same.stderr, same.stderr
+    longer = run("audit", "relu", "mul", "--timeout", "30", "--resume", "r.jsonl")
+    assert longer.returncode == 0, longer.stderr
+    assert ("1 op(s) timed out under a shorter --timeout in r.jsonl, audited again: relu"
+            in longer.stderr)

@@ -127,6 +127,13 @@ def test_an_unreachable_scheduler_is_a_usage_error(workdir):
     assert "cannot reach a Dask scheduler there" in result.stderr
 
 
+def test_a_scheduler_address_without_a_port_is_a_usage_error(workdir):
+    result = _run("audit", "matmul", "--executor", "dask", "--scheduler", "127.0.0.1", cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert "--scheduler 127.0.0.1: not a scheduler address" in result.stderr
+    assert "tcp://127.0.0.1:8786" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_without_distributed_the_executor_says_what_to_install(tmp_path):
     """A Python that cannot import distributed gets the install hint (exit 2)."""
     blocker = tmp_path / "block"

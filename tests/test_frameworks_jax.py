@@ -284,3 +284,11 @@ def test_a_custom_vjp_rule_is_judged_in_jax_s_own_convention(factor: complex, st
     assert report.status == status
     if status == "fail":
         assert "input 'z'" in report.message
+
+
+def test_a_function_named_by_a_string_says_to_pass_the_function():
+    import opcheck
+
+    with pytest.raises(TypeError, match=r"fn must be callable, e\.g\. a function of jax\.numpy "
+                                         r"arrays \(jnp\.sin, not 'jnp\.sin'\)"):
+        opcheck.from_jax("t.x", fn="jnp.sin", inputs={"x": opcheck.Tensor(shape=("N",))})

@@ -175,3 +175,10 @@ def test_a_file_that_is_neither_a_report_nor_a_stream_says_what_was_expected(
         load(str(path), role)
     assert str(raised.value) == (f"{named} is neither a JSON report (opcheck audit --format "
                                  f"json) nor a results stream (opcheck audit --results): {why}")
+
+
+def test_a_file_given_twice_is_one_usage_error():
+    from opcheck.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"'one' given more than once; name each shard's file once"):
+        merge([_shard("one", "1/2"), _shard("two", "2/2"), _shard("one", "1/2")])

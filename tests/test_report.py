@@ -273,3 +273,14 @@ def test_the_details_say_where_the_tables_max_rel_error_is_when_elsewhere():
 
 def test_no_such_line_where_the_shown_variant_holds_the_largest_error(reports):
     assert "largest relative error" not in format_op(reports["t.half"])  # 1/3 everywhere
+
+
+def test_a_pass_that_checked_no_gradient_says_so():
+    op = opcheck.Op(name="t.int", forward=lambda k: np.sin(k.astype(float)),
+                    backward=lambda dout, k: {},
+                    inputs={"k": opcheck.Tensor(shape=("N",), dtype="int32", low=0, high=5)})
+    report = opcheck.audit(op)
+    assert report.status == "pass"
+    assert any("no gradient was checked" in w for w in report.warnings), report.warnings
+    assert "no gradient was checked" in render_text([report])
+    assert not any("no gradient" in w for w in opcheck.audit(SQUARE).warnings)

@@ -61,8 +61,9 @@ def check_fn(adapter: str, name: str, fn: Any, inputs: Mapping[str, Any],
     """``fn`` must be callable with every input (and attr) by keyword: said now, when the
     plugin loads, rather than as an error on every audit."""
     if not callable(fn):
-        raise TypeError(f"{adapter}({name!r}, fn={fn!r}): fn must be callable, e.g. a function "
-                        "or an autograd.Function's apply")
+        example = ("a function or an autograd.Function's apply" if adapter == "from_torch"
+                   else "a function of jax.numpy arrays (jnp.sin, not 'jnp.sin')")
+        raise TypeError(f"{adapter}({name!r}, fn={fn!r}): fn must be callable, e.g. {example}")
     try:
         _check_signature("fn", fn, [*inputs, *(attrs or {})], optional=())
     except ValueError as exc:

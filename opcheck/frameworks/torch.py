@@ -198,7 +198,7 @@ def _outputs(torch: Any, out: Any) -> tuple[Any, ...]:
         if not isinstance(o, torch.Tensor):
             what = "its output" if len(outs) == 1 else f"output {k}"
             raise TypeError(
-                f"fn returned {what} as a {type(o).__name__}; from_torch expects a torch.Tensor "
+                f"fn returned {what} as {_article(type(o).__name__)}; from_torch expects a torch.Tensor "
                 "or a tuple of tensors"
             )
         if o.dtype == torch.bfloat16:
@@ -253,3 +253,8 @@ def _at(arr: np.ndarray, index: tuple[int, ...]) -> str:
         return f"{arr[index].item():.6g}"
     except (IndexError, TypeError, ValueError):
         return f"shape {arr.shape}"
+
+
+def _article(noun: str) -> str:
+    """"an int", "a float": the message reads as English."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
