@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -129,28 +128,22 @@ def _a_results_stream(path: str) -> None:
 
 def _longer_timeout(report: OpReport, timeout: float | None) -> bool:
     """Did ``report`` time out under a shorter timeout than this run's (0: none)?"""
-    if report.status != "error":
-        return False
-    found = re.search(r"timed out after ([0-9.e+]+) s", report.message or "")
-    return bool(found) and (not timeout or timeout > float(found[1]))
+    from .timeouts import timed_out_after
+
+    before = timed_out_after(report.message or "")  # (an error_report's own message)
+    return report.status == "error" and before is not None and (not timeout or timeout > before)
 
 
 def _not_someone_elses(path: str, option: str) -> None:
     """A new results stream may replace an old one, never another file (a plugin's source,
     a report): refuse a file that exists, is not empty and does not start with a header."""
-    import json
-
-    from .results_file import HEADER_KEY
+    from .file_kinds import kind
 
     if not os.path.isfile(path) or not os.path.getsize(path):
         return
-    with open(path, "rb") as handle:
-        first = handle.readline(1 << 16)
-    try:
-        header = json.loads(first)
-    except ValueError:
-        header = None
-    if not (isinstance(header, dict) and HEADER_KEY in header):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline(1 << 16)  # (a stream's header line is enough to know it)
+    if kind(first) != "stream":
         raise UsageError(f"{option} {path} exists and is not a results stream: opcheck will not "
                          "overwrite it; give a new file name, or remove the file first")
 

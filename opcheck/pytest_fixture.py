@@ -95,8 +95,7 @@ class OpcheckFixture:
                 mode=setting(node, "mode", mode), values=values, variant=variant,
                 reproduce=self._reproduce(),
             )
-        if report.mode == "auto" and report.coverage and not report.coverage.startswith("all "):
-            # the run's closing section lists a sampled pass, as it does for op items
+        if report.sampled:  # the run's closing section lists it, as it does for op items
             node.user_properties.append(("opcheck_sampled", f"{report.name}: {report.coverage}"))
         if failure:
             raise AssertionError(failure)

@@ -159,15 +159,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """A default-mode pass that compared only a sample element by element says so, as
     ``opcheck audit``'s text report does (the properties travel from xdist workers)."""
-    sampled = []
-    for report in terminalreporter.stats.get("passed", []):
-        pairs = list(getattr(report, "user_properties", ()))
-        props = dict(pairs)
-        coverage = props.get("opcheck_coverage")
-        if coverage and props.get("opcheck_mode") == "auto" and not coverage.startswith("all "):
-            sampled.append(f"{report.nodeid}: {coverage}")
-        # (the fixture's audits, one per assert_gradients call: "op: coverage")
-        sampled += [f"{report.nodeid}: {value}" for key, value in pairs if key == "opcheck_sampled"]
+    sampled = [f"{report.nodeid}: {value}"  # (the fixture's: one per call, "op: coverage")
+               for report in terminalreporter.stats.get("passed", [])
+               for key, value in getattr(report, "user_properties", ()) if key == "opcheck_sampled"]
     if sampled:
         terminalreporter.write_sep("-", "opcheck: passed on projections and a sample "
                                         "(not every element one by one)")
@@ -312,6 +306,8 @@ class OpItem(pytest.Item):
                                  ("max_rel_error", self.report.max_rel_error),
                                  ("opcheck_coverage", self.report.coverage),
                                  ("opcheck_mode", self.report.mode)]
+        if self.report.sampled:  # for the run's closing section (read from the report: xdist)
+            self.user_properties.append(("opcheck_sampled", self.report.coverage))
         if failure:
             raise OpFailure(failure)
 

@@ -48,21 +48,25 @@ def check_declared(op: Op) -> None:
         raise ValueError(f"dims: at the default dims and attrs, {problem}; set dims so that it holds")
 
 
+def _at(expression: str, dims: Mapping[str, int]) -> str:
+    """"D=3, N=2": the dims an expression names (made only for a message)."""
+    return ", ".join(f"{d}={dims[d]}" for d in expressions.names(expression) if d in dims)
+
+
 def violation(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> str | None:
     """Why these dims and attrs cannot be audited (an expression below 1, an empty
     integer range, a constraint that fails), or None when they can."""
     for name, tensor in op.inputs.items():
         for axis, size in enumerate(tensor.shape):
             if isinstance(size, str) and size not in dims:
-                at = ", ".join(f"{d}={dims[d]}" for d in expressions.names(size) if d in dims)
                 try:
                     value = expressions.evaluate(size, dims)
                 except expressions.ExpressionError as exc:  # e.g. 'D//(D-3)' at D=3
                     return (f"input {name!r} has shape[{axis}]={size!r}, which cannot be "
-                            f"computed at {at}: {str(exc).split(': ', 1)[-1]}")
+                            f"computed at {_at(size, dims)}: {str(exc).split(': ', 1)[-1]}")
                 if value < 1:
-                    return (f"input {name!r} has shape[{axis}]={size!r} = {value} ({at}); "
-                            "a size must be at least 1")
+                    return (f"input {name!r} has shape[{axis}]={size!r} = {value} "
+                            f"({_at(size, dims)}); a size must be at least 1")
         if isinstance(tensor.low, str) or isinstance(tensor.high, str):
             low, high = tensor.bounds_at(dims)
             if not low < high:

@@ -127,16 +127,10 @@ def _largest_elsewhere(report: OpReport, shown: VariantResult | None) -> list[st
     holder = max_holder(report)
     if holder is None or shown is None or holder[0] is shown:
         return []
-    here = _max(i.max_rel_error for i in shown.inputs)
-    if _num(here, ".3g") == _num(report.max_rel_error, ".3g"):
+    if _num(shown.max_rel_error, ".3g") == _num(report.max_rel_error, ".3g"):
         return []
     return [f"The op's largest relative error, {_num(report.max_rel_error, '.3g')} (the table's "
             f"max rel err), is in input {holder[1].label!r} at variant {holder[0].label}"]
-
-
-def _max(values: Any) -> float | None:
-    found = [v for v in values if v is not None]
-    return max(found) if found else None
 
 
 def worst_input(report: OpReport) -> tuple[VariantResult, InputResult] | None:
@@ -192,9 +186,7 @@ def render_text(reports: Sequence[OpReport], not_run: Sequence[str] = ()) -> str
     details = [format_op(r) for r in reports if r.status != "pass"]
     if details:
         lines += ["", *("\n" + d for d in details)]
-    sampled = [f"  {r.name}: {r.coverage}" for r in reports
-               if r.status == "pass" and r.mode == "auto" and r.coverage
-               and not r.coverage.startswith("all ")]
+    sampled = [f"  {r.name}: {r.coverage}" for r in reports if r.status == "pass" and r.sampled]
     if sampled:  # a default-mode pass that compared a sample one by one says so (method.md)
         lines += ["", "Checked by projections and a sample (not every element one by one):", *sampled]
     noticed = [_first_line(r.name, w) for r in reports if r.status == "pass" for w in r.warnings]

@@ -157,6 +157,12 @@ class OpReport:
         return "; ".join(f"{i.name}: {i.coverage}" for i in first if i.coverage) or items[0].coverage
 
     @property
+    def sampled(self) -> bool:
+        """A default-mode audit that, over its budget, compared only a sample element by
+        element: the text report, pytest's closing section and the fixture say so."""
+        return self.mode == "auto" and bool(self.coverage) and not self.coverage.startswith("all ")
+
+    @property
     def ok(self) -> bool:
         return self.status == "pass"
 

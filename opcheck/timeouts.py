@@ -11,6 +11,8 @@ before the deadline and compare it with the counters when the deadline comes.
 
 from __future__ import annotations
 
+import re
+
 from .audit_progress import Snapshot
 
 #: No progress for this long before the deadline: the op is stuck, not slow.
@@ -23,6 +25,17 @@ def checkpoint_at(started: float, timeout: float) -> float | None:
     if timeout <= STALL_SECONDS:
         return None
     return started + timeout - STALL_SECONDS
+
+
+#: How every timeout message starts ("timed out after 3 s"); ``timed_out_after`` reads it.
+_HEAD = re.compile(r"timed out after ([0-9.e+]+) s")
+
+
+def timed_out_after(text: str) -> float | None:
+    """The timeout a ``message`` reports (``--resume`` audits such an op again under a
+    longer one), or None for any other message."""
+    found = _HEAD.match(text)
+    return float(found[1]) if found else None
 
 
 def message(timeout: float, before: int, now: Snapshot | None, where: str, mode: str,
