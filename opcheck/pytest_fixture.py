@@ -117,7 +117,7 @@ class OpcheckFixture:
         path, sep, rest = self._request.node.nodeid.partition("::")
         where = os.path.relpath(config.rootpath / path, config.invocation_params.dir)
         parts = ["pytest", where.replace(os.sep, "/") + sep + rest]
-        for key in ("seed", "mode"):  # as given on this run's command line
+        for key in ("seed", "mode", "budget"):  # as given on this run's command line
             if config.getoption(f"opcheck_{key}") is not None:
                 parts += [f"--opcheck-{key}", str(config.getoption(f"opcheck_{key}"))]
         return shlex.join(parts)

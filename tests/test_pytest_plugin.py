@@ -487,6 +487,11 @@ def test_command_line_seed_reaches_the_fixture_and_its_reproduce_line(
     result.stdout.fnmatch_lines(
         ["E       Reproduce: pytest test_fixture.py::test_sigmoid_wrong --opcheck-seed 5"]
     )
+    budget = pytester.runpytest("--opcheck-seed", "5", "--opcheck-budget", "2", "-k", "sigmoid")
+    budget.stdout.fnmatch_lines(  # the budget decides what a sampled check compares
+        ["E       Reproduce: pytest test_fixture.py::test_sigmoid_wrong --opcheck-seed 5 "
+         "--opcheck-budget 2.0"]
+    )
 
 
 def test_an_invalid_op_fails_its_test_with_the_pydantic_message(pytester: pytest.Pytester) -> None:
