@@ -199,13 +199,18 @@ def _audit_parts(node: pytest.Item, op: Op, run: list[str], values: Mapping[str,
     from .errors import OpcheckError
     from .frontend import audit
 
-    budget = node.config.getoption("opcheck_budget", None)  # None: $OPCHECK_BUDGET or 5 s
+    from .budget import resolve
+
     try:
+        # The op's budget (--opcheck-budget, else $OPCHECK_BUDGET or 5 s) is shared among
+        # the variants it runs, as `opcheck audit` shares it: each gets its part alone.
+        budget = resolve(node.config.getoption("opcheck_budget", None))
         if values is not None:
             return {"given": audit(op, seed=seed, mode=mode, inputs=values, plugin=plugin,
                                    budget=budget)}
+        share = budget / max(1, len(run))
         return {label: audit(op, seed=seed, mode=mode, variant=label, plugin=plugin,
-                             budget=budget) for label in run}
+                             budget=share) for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))
     except (GeneratorExit, SystemExit) as exc:  # op code that got past every rule's net

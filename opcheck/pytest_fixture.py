@@ -48,12 +48,25 @@ class OpcheckFixture:
 
         return Tensor
 
-    @property
-    def audit(self) -> Any:
-        """``opcheck.audit``: the report, without asserting anything."""
+    def audit(self, op: Op | str, /, **kwargs: Any) -> OpReport:
+        """``opcheck.audit``: the report, without asserting anything. A name is looked up
+        among the ops this run discovers (with the ini file's ``opcheck_plugins`` and
+        ``--opcheck-plugin``), and seed, mode and budget default to the test's, as
+        ``assert_gradients``'s do."""
+        __tracebackhide__ = True
+        from .errors import OpcheckError
         from .frontend import audit
 
-        return audit
+        node, plugin = self._request.node, kwargs.pop("plugin", None)
+        if isinstance(op, str) and not kwargs.get("plugins"):
+            op, plugin = self._discovered(op)
+        kwargs.setdefault("seed", setting(node, "seed"))
+        kwargs.setdefault("mode", setting(node, "mode"))
+        kwargs.setdefault("budget", node.config.getoption("opcheck_budget", None))
+        try:
+            return audit(op, plugin=plugin, **kwargs)
+        except OpcheckError as exc:  # a bad argument: the test's own mistake, said plainly
+            _fail(str(exc))
 
     def assert_gradients(
         self, op: Op | str | None = None, /, *, forward: Any = None, backward: Any = None,

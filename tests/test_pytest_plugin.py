@@ -400,6 +400,14 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
 
         def test_unknown_name(opcheck):
             opcheck.assert_gradients("mylib.squares")
+
+        @pytest.mark.opcheck(seed=3)
+        def test_audit_by_name(opcheck):  # found through the ini file's opcheck_plugins
+            report = opcheck.audit("mylib.wrong")
+            assert (report.status, report.plugin, report.seed) == ("fail", "mylib_ops", 3)
+
+        def test_audit_unknown_name(opcheck):
+            opcheck.audit("mylib.wrongs")
     """)
     result = project.runpytest("-p", "no:cacheprovider", "-rf")
     result.stdout.fnmatch_lines([
@@ -409,8 +417,10 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
         "FAILED test_fixture_checks_a_declared_op_and_a_discovered_one.py::test_declared_wrong*",
         ("FAILED *::test_unknown_name - Failed: no op named 'mylib.squares'; did you mean "
         "mylib.square*"),
+        ("FAILED *::test_audit_unknown_name - Failed: no op named 'mylib.wrongs'; did you mean "
+        "mylib.wrong*"),
     ])
-    result.assert_outcomes(passed=4, failed=2)
+    result.assert_outcomes(passed=5, failed=3)
 
 
 ATTR_OP = """
@@ -801,6 +811,28 @@ def test_opcheck_budget_reaches_the_default_mode(pytester: pytest.Pytester) -> N
     bad = pytester.runpytest("--opcheck-budget", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "budget (seconds > 0)" in bad.stderr.str()
+
+
+def test_opcheck_budget_is_shared_among_an_items_variants(pytester: pytest.Pytester) -> None:
+    """An op item's budget is the op's, shared among its variants as `opcheck audit` and
+    opcheck.audit share it: a sampled failure reproduces with the same per-variant budget."""
+    pytester.makepyfile(big_ops_share=(
+        "import numpy as np\nimport opcheck\n"
+        "@opcheck.hookimpl\n"
+        "def opcheck_ops():\n"
+        "    return [opcheck.Op(name='big.half', forward=lambda x: np.tanh(x),\n"
+        "                       backward=lambda dout, x: {'x': dout * (1 - np.tanh(x) ** 2) / 2},\n"
+        "                       inputs={'x': opcheck.Tensor(shape=('N',))}, dims={'N': 6000})]\n"))
+    pytester.syspathinsert()
+    import big_ops_share
+
+    expected = opcheck.audit("big.half", plugins=[big_ops_share], budget=0.001)
+    assert expected.status == "fail" and len(expected.variants) > 1
+    assert f"--budget {0.001 / len(expected.variants):.6g}" in expected.reproduce
+    result = pytester.runpytest("--opcheck-plugin", "big_ops_share", "--opcheck-ops", "big.*",
+                                "--opcheck-budget", "0.001", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*Reproduce: {expected.reproduce.replace('[', '[[]')}*"])
 
 
 EXITING = """
