@@ -74,6 +74,11 @@ def full_cost(elements: int, forward_seconds: float) -> float:
 ALWAYS_FULL = 4096
 
 
+#: Above ``ALWAYS_FULL`` the forward is timed this many times and the fastest call is
+#: the estimate (a few calls against the 2n of an element-wise check).
+TIMED_CALLS = 4
+
+
 def choose(elements: int, forward_seconds: float, seconds: float) -> str:
     """"full" where every element fits in ``seconds`` (always up to ``ALWAYS_FULL``
     elements), else "sampled"."""

@@ -59,7 +59,7 @@ def audit(
     bad = report.failing_variant()
     if bad is None:
         return report
-    share = _variant_budget(report, mode, budget, bad)
+    share = _variant_budget(op, report, mode, budget, bad)
     if plugin is None:  # an Op object from Python: the CLI could not find it by name
         mode_arg = f", mode={mode!r}" if mode != "auto" else ""
         order_arg = ", order=1" if order == 1 else ""
@@ -72,16 +72,27 @@ def audit(
     return report
 
 
-def _variant_budget(report: OpReport, mode: str, budget: float | None,
+def _variant_budget(op: Op, report: OpReport, mode: str, budget: float | None,
                     bad: VariantResult) -> float | None:
     """The budget ``bad`` had, where its check was sampled: the op's budget is shared
     among its variants, so ``--variant`` alone would give that one variant all of it (a
     larger sample, another report). None where every element was compared."""
-    from . import budget as budgets
-
     if mode != "auto" or all(i.coverage.startswith("all ") for i in bad.inputs if i.coverage):
         return None
-    return budgets.resolve(budget) / max(1, len(report.variants))
+    return variant_shares(op, [v.label for v in report.variants], budget)[bad.label]
+
+
+def variant_shares(op: Op, labels: list[str], budget: float | None) -> dict[str, float]:
+    """Label → the budget ``opcheck.audit`` gives that variant when ``labels`` run
+    together (``engine.variant_budgets``); a label outside the op's plan, such as
+    ``given``, has the whole budget."""
+    from . import budget as budgets
+    from . import configurations
+    from .engine import variant_budgets
+
+    plan = configurations.plan(op)
+    shares = variant_budgets(op, {label: plan[label] for label in labels if label in plan}, budget)
+    return {label: shares.get(label, budgets.resolve(budget)) for label in labels}
 
 
 def _lookup(name: str, plugins: Iterable[PluginSpec],

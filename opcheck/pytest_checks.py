@@ -196,21 +196,20 @@ def _audit_parts(node: pytest.Item, op: Op, run: list[str], values: Mapping[str,
                  seed: int, mode: str, plugin: PluginInfo | None) -> dict[str, OpReport]:
     """Variant label → the report of that variant alone (``given`` for fixed values)."""
     __tracebackhide__ = True
-    from .errors import OpcheckError
-    from .frontend import audit
-
     from .budget import resolve
+    from .errors import OpcheckError
+    from .frontend import audit, variant_shares
 
     try:
         # The op's budget (--opcheck-budget, else $OPCHECK_BUDGET or 5 s) is shared among
-        # the variants it runs, as `opcheck audit` shares it: each gets its part alone.
+        # the variants it runs as `opcheck audit` shares it; each is then audited alone.
         budget = resolve(node.config.getoption("opcheck_budget", None))
         if values is not None:
             return {"given": audit(op, seed=seed, mode=mode, inputs=values, plugin=plugin,
                                    budget=budget)}
-        share = budget / max(1, len(run))
+        shares = variant_shares(op, run, budget)
         return {label: audit(op, seed=seed, mode=mode, variant=label, plugin=plugin,
-                             budget=share) for label in run}
+                             budget=shares[label]) for label in run}
     except OpcheckError as exc:  # a bad seed, mode or input value: the test's own mistake
         _fail(str(exc))
     except (GeneratorExit, SystemExit) as exc:  # op code that got past every rule's net

@@ -3,6 +3,8 @@ sample and localisation that names a single wrong element among 10^5."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -159,14 +161,31 @@ def test_the_reproduce_line_carries_the_budget_a_sampled_variant_had():
     # The op's budget is shared among its variants: "--variant default" alone would give
     # that variant all of it, a larger sample and another report.
     op = _big(_scale_bw_wrong_at_full_size)
-    report = opcheck.audit(op, budget=0.07)  # (a share small enough for the minimum sample)
-    share = 0.07 / len(report.variants)
+    report = opcheck.audit(op, budget=0.01)  # (a share small enough for the minimum sample)
     assert report.status == "fail" and report.failing_variant().label == "default"
-    assert f"budget={share:.6g})" in report.reproduce, report.reproduce
-    again = opcheck.audit(op, variant="default", budget=float(f"{share:.6g}"))
+    shown = re.search(r"budget=([0-9.e-]+)\)", report.reproduce)
+    assert shown, report.reproduce
+    share = float(shown.group(1))
+    assert 0.9 * 0.01 < share < 0.01  # the default variant holds most of the op's elements
+    again = opcheck.audit(op, variant="default", budget=share)
     before, after = report.variants[0].inputs[0], again.variants[0].inputs[0]
     assert (after.coverage, after.size) == (before.coverage, before.size)
     assert [e.index for e in after.mismatches] == [(123, 456)]
+
+
+def test_the_budget_is_shared_among_variants_by_their_elements():
+    """Small variants are checked whole at any budget: the large default variant gets
+    most of the op's budget rather than an equal part."""
+    from opcheck import configurations
+    from opcheck.engine import variant_budgets
+
+    op = _big(_scale_bw)
+    plan = configurations.plan(op)
+    shares = variant_budgets(op, plan, 2.0)
+    assert list(shares) == list(plan) and len(plan) > 2
+    assert sum(shares.values()) == pytest.approx(2.0)
+    assert shares["default"] > 1.9 and all(s < 0.05 for k, s in shares.items() if k != "default")
+    assert variant_budgets(op, {"default": plan["default"]}, 2.0) == {"default": 2.0}
 
 
 def test_a_fully_checked_failure_reproduces_without_a_budget():
