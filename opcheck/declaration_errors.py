@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from pydantic_core import PydanticCustomError
 
 _COLLECTING: ContextVar[bool] = ContextVar("opcheck_collecting", default=False)
 _SKIPPED_DIRS = tuple(
@@ -42,6 +43,17 @@ def error_message(err: Any) -> str:
     given = str(err["loc"][-1])
     close = difflib.get_close_matches(given, sorted(KNOWN_FIELDS), n=1)
     return f"{msg}: {given!r} is not a field" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def hinted(title: str, exc: pydantic.ValidationError) -> pydantic.ValidationError:
+    """``exc`` raised again under ``title`` (outside discovery: a test, a script), where a
+    misspelt field name (``shpae=``) also gets the field it was probably meant to be."""
+    errors = [
+        {**err, "type": PydanticCustomError("extra_forbidden", "{hint}", {"hint": error_message(err)})}
+        if err.get("type") == "extra_forbidden" and err.get("loc") else err
+        for err in exc.errors()
+    ]
+    return pydantic.ValidationError.from_exception_data(title, errors)
 
 
 @dataclass(frozen=True)

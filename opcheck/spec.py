@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from . import expressions, relations
-from .declaration_errors import KNOWN_FIELDS, Invalid, caller_location, deferring
+from .declaration_errors import KNOWN_FIELDS, Invalid, caller_location, deferring, hinted
 from .frozen import FrozenDict, FrozenList, freeze
 from .limits import check_size
 from .signatures import accepts, check_signature
@@ -81,7 +81,7 @@ class Op(BaseModel):
             name = data.get("name")
             title = f"Op {name!r}" if isinstance(name, str) else "Op"
             if not deferring():
-                raise ValidationError.from_exception_data(title, exc.errors()) from None
+                raise hinted(title, exc) from None
             # A placeholder that discovery reports as an error entry, so that the plugin's
             # valid ops (built in the same list) still load.
             safe = name if isinstance(name, str) and name and not any(

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from . import expressions
-from .declaration_errors import KNOWN_FIELDS, Invalid, caller_location, deferring
+from .declaration_errors import KNOWN_FIELDS, Invalid, caller_location, deferring, hinted
 from .limits import check_range
 
 #: The size of a symbolic dimension that ``Op.dims`` does not name.
@@ -67,7 +67,7 @@ class Tensor(BaseModel):
                 self._sampler_at = caller_location()
         except ValidationError as exc:
             if not deferring():
-                raise
+                raise hinted("Tensor", exc) from None
             super().__init__(shape=())
             self._invalid = Invalid.from_error("Tensor", exc, caller_location())
 

@@ -416,3 +416,17 @@ def test_a_validated_op_cannot_be_changed_in_place_and_is_hashable():
     assert {op: 1}[op] == 1
     assert pickle.loads(pickle.dumps(op.dims)) == {"N": 3}
     assert copy.deepcopy(op.attrs) == {"k": [1.0, 2.0]}
+
+
+def test_a_misspelt_field_outside_discovery_names_the_field_it_meant():
+    """In a test or a script a bad declaration raises pydantic's ValidationError at once;
+    a misspelt field's message also says which field it probably meant."""
+    with pytest.raises(pydantic.ValidationError) as tensor:
+        Tensor(shpae=(3,))
+    assert "'shpae' is not a field; did you mean 'shape'?" in str(tensor.value)
+    assert [e["type"] for e in tensor.value.errors()] == ["missing", "extra_forbidden"]
+    with pytest.raises(pydantic.ValidationError) as op:
+        Op(name="t", forward=lambda x: x, backward=lambda dout, x: {"x": dout},
+           inputs={"x": Tensor(shape=(3,))}, rtoll=1e-3)
+    assert str(op.value).startswith("1 validation error for Op 't'")
+    assert "'rtoll' is not a field; did you mean 'rtol'?" in str(op.value)
