@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import re
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -114,6 +115,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_REGISTRY] = _Plugins(config)
     config.stash[_REGISTRY].baseline()  # a bad --opcheck-baseline file is a usage error now
     _check_settings(config)
+    _select_op_node_ids(config)
+
+
+def _select_op_node_ids(config: pytest.Config) -> None:
+    """``pytest opcheck::mylib.softplus`` (a node id as the run prints it) selects that op
+    as ``--opcheck-ops`` would; pytest alone looks for a file named ``opcheck``."""
+    prefix = f"{COLLECTOR_NAME}::"
+    ids = [arg for arg in config.args if arg.startswith(prefix)]
+    if not ids or (config.invocation_params.dir / COLLECTOR_NAME).is_file():
+        return
+    config.args[:] = [arg for arg in config.args if not arg.startswith(prefix)]
+    literal = [re.sub(r"([*?[])", r"[\1]", arg[len(prefix):]) for arg in ids]  # not globs
+    config.option.opcheck_ops = [*config.getoption("opcheck_ops"), *literal]
 
 
 def _check_settings(config: pytest.Config) -> None:

@@ -343,6 +343,20 @@ def test_a_broken_plugin_fails_its_own_item_not_the_session(project: pytest.Pyte
     result.assert_outcomes(passed=1, failed=1, deselected=2)
 
 
+def test_an_op_node_id_on_the_command_line_selects_that_op(project: pytest.Pytester) -> None:
+    """`pytest opcheck::NAME`, the node id the run prints, reruns that op alone."""
+    project.makepyfile(test_other="def test_other():\n    pass\n")
+    result = project.runpytest("opcheck::mylib.square", "opcheck::mylib.wrong", "-v",
+                               "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["opcheck::mylib.square PASSED*", "opcheck::mylib.wrong FAILED*"])
+    both = project.runpytest("test_other.py", "opcheck::mylib.square", "-p", "no:cacheprovider")
+    both.assert_outcomes(passed=2)
+    missing = project.runpytest("opcheck::mylib.squares", "-p", "no:cacheprovider")
+    missing.stdout.fnmatch_lines(["*'mylib.squares' matches no op; did you mean mylib.square*"])
+    assert missing.ret != 0
+
+
 # -- the fixture --------------------------------------------------------------------------
 
 
