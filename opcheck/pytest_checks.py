@@ -30,6 +30,8 @@ _XPASS = pytest.StashKey[str]()
 #: How the reason of an expected failure from ``--opcheck-baseline`` starts.
 _BASELINE = "baseline: "
 _REGISTRY = pytest.StashKey["_Plugins"]()
+#: The report ``run_checks`` made, kept on the item before an expected failure ends it.
+AUDITED = pytest.StashKey["OpReport"]()
 
 
 class PluginImportError(Exception):
@@ -157,6 +159,7 @@ def run_checks(
         for part in parts.values():
             part.reproduce = reproduce if part.status != "pass" else ""
     report = _merge(op, parts, seed, mode, plugin)
+    node.stash[AUDITED] = report
     _warn(report, op, plugin)
     failing = [label for label, part in parts.items() if part.status != "pass"]
     by_check = check_selectors.expected_failures(parts, failing, plan.check_xfail)

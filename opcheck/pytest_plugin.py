@@ -25,6 +25,7 @@ from .choices import MODES, parse_seed
 from .pytest_checks import (
     _REGISTRY,
     _XPASS,
+    AUDITED,
     COLLECTOR_NAME,
     MARKER,
     OpcheckWarning,
@@ -316,14 +317,24 @@ class OpItem(pytest.Item):
                 if "signal" in stopped:  # a real Ctrl-C: the session stops
                     raise
                 raise OpFailure(f"op {self.name!r} raised KeyboardInterrupt{_args(exc)}") from None
-        self.user_properties += [("opcheck_status", self.report.status),
-                                 ("max_rel_error", self.report.max_rel_error),
-                                 ("opcheck_coverage", self.report.coverage),
-                                 ("opcheck_mode", self.report.mode)]
-        if self.report.sampled:  # for the run's closing section (read from the report: xdist)
-            self.user_properties.append(("opcheck_sampled", self.report.coverage))
+            except pytest.xfail.Exception:  # an expected failure's item carries them too
+                self._record(self.stash.get(AUDITED, None))
+                raise
+        self._record(self.report)
         if failure:
             raise OpFailure(failure)
+
+    def _record(self, report: OpReport | None) -> None:
+        """The audit's verdict as JUnit properties (``--junitxml``)."""
+        if report is None:
+            return
+        self.user_properties += [("opcheck_status", report.status),
+                                 *([("max_rel_error", report.max_rel_error)]
+                                   if report.max_rel_error is not None else []),
+                                 ("opcheck_coverage", report.coverage),
+                                 ("opcheck_mode", report.mode)]
+        if report.sampled:  # for the run's closing section (read from the report: xdist)
+            self.user_properties.append(("opcheck_sampled", report.coverage))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, OpFailure):

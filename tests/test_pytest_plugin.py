@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from xml.etree import ElementTree
 from pathlib import Path
 
 import pytest
@@ -545,7 +546,16 @@ def test_an_invalid_op_fails_its_test_with_the_pydantic_message(pytester: pytest
 
 def test_declared_skips_and_xfails_of_ops(project: pytest.Pytester) -> None:
     result = project.runpytest("--opcheck-ops", "expect.*", "--opcheck-plugin", "expect_ops",
-                               "-v", "-rsx")
+                               "-v", "-rsx", "--junitxml", "out.xml")
+    cases = ElementTree.parse(project.path / "out.xml").getroot().iter("testcase")
+    properties = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+                  for case in cases}
+    # every audited op item carries its verdict, an expected failure's too
+    assert properties["expect.known"]["opcheck_status"] == "fail"
+    assert properties["expect.batch_one"]["opcheck_coverage"].startswith("all ")
+    assert properties["expect.fixed"]["opcheck_status"] == "pass"
+    assert "max_rel_error" in properties["expect.fixed"]
+    assert properties["expect.f32"] == {}  # skipped: not audited
     result.stdout.fnmatch_lines([
         "opcheck::expect.batch_one XFAIL (variant N=1: a batch of one)*",
         "opcheck::expect.f32 SKIPPED (no float32 here)*",
