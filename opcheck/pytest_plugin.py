@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-import re
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -122,6 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _select_op_node_ids(config: pytest.Config) -> None:
     """``pytest opcheck::mylib.softplus`` (a node id as the run prints it) selects that op
     as ``--opcheck-ops`` would; pytest alone looks for a file named ``opcheck``."""
+    import re
+
     prefix = f"{COLLECTOR_NAME}::"
     ids = [arg for arg in config.args if arg.startswith(prefix)]
     if not ids or (config.invocation_params.dir / COLLECTOR_NAME).is_file():
