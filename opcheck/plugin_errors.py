@@ -75,13 +75,14 @@ def import_failure(spec: str, exc: BaseException, option: str = "-p") -> str:
     ``option`` is where the name was given (``--opcheck-plugin``, the ini's
     ``opcheck_plugins``), so that the fix names it."""
     missing = getattr(exc, "name", None) if isinstance(exc, ModuleNotFoundError) else None
+    if spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
+        # (whatever importlib made of it: './lib.py' is a relative import without a package)
+        folder, module = os.path.split(os.path.normpath(spec.removesuffix(".py")))
+        run = f"run from {folder!r} with " if folder not in ("", os.curdir) else ""
+        given = f"{option} = {module}" if option.isidentifier() else f"{option} {module}"
+        return (f"cannot be imported: {option} takes a module name, not a file path; {run}"
+                f"{given}")
     if missing is not None and (spec == missing or spec.startswith(missing + ".")):
-        if spec.endswith(".py") or "/" in spec or os.sep in spec:  # a path, not a module name
-            folder, module = os.path.split(spec.removesuffix(".py"))
-            run = f"run from {folder!r} with " if folder else ""
-            given = f"{option} = {module}" if option.isidentifier() else f"{option} {module}"
-            return (f"cannot be imported: {option} takes a module name, not a file path; {run}"
-                    f"{given}")
         return f"cannot be imported: {one_line(exc)}; check the name and that it is on sys.path"
     where = _import_site(spec, exc)
     hint = (f"; install {missing!r}, which it imports" if missing else "; fix the module")

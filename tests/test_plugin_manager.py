@@ -474,6 +474,15 @@ def test_a_plugin_given_as_a_file_path_is_told_to_use_the_module_name():
         opcheck.discover(plugins=["ex/mylib_ops.py"])
 
 
+def test_a_relative_file_path_is_told_the_same_not_a_relative_import_error(tmp_path, monkeypatch):
+    (tmp_path / "reallib.py").write_text("import opcheck\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(opcheck.UsageError) as caught:
+        opcheck.discover(plugins=["./reallib.py"])
+    assert str(caught.value).endswith("-p takes a module name, not a file path; -p reallib")
+
+
 class _MethodPlugin:
     @opcheck.hookimpl
     def opcheck_ops(self):
