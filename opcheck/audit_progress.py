@@ -43,9 +43,9 @@ def reset() -> None:
     _label.clear()
 
 
-def variant(label: str) -> None:
-    """A new variant (shape and attrs): its gradient rule comes first."""
-    _set(variant=label, check="backward")
+def variant(label: str, position: str = "") -> None:
+    """A new variant (shape and attrs), ``position`` "2 of 5": its gradient rule first."""
+    _set(variant=label, position=position, check="backward")
 
 
 def check(rule: str) -> None:
@@ -94,13 +94,16 @@ class Snapshot:
     variant: str | None = None
     check: str | None = None
     unit: str = "elements"
+    position: str = ""  # of the variant among those audited: "2 of 5"
 
     def describe(self) -> str:
-        """"checked 12,000 of 32,768 elements of input 'x' (variant default, backward)"."""
+        """E.g. "checked 12,000 of 32,768 elements of input 'x' (variant default, 1 of 5,
+        backward)"."""
         if self.input is None:
             return ""
-        where = ", ".join(part for part in (f"variant {self.variant}" if self.variant else "",
-                                            self.check or "") if part)
+        variant = f"variant {self.variant}" if self.variant else ""
+        position = self.position if variant else ""
+        where = ", ".join(part for part in (variant, position, self.check or "") if part)
         return (f"checked {self.done:,} of {self.total:,} {self.unit} of input {self.input!r}"
                 + (f" ({where})" if where else ""))
 
@@ -128,7 +131,8 @@ def _parse(data: bytes) -> Snapshot:
         label = json.loads(data[_LABEL_AT : _LABEL_AT + length] or b"{}")
     return Snapshot(ticks=view[BASE] + view[DONE] + view[EXTRA], done=view[DONE],
                     total=view[TOTAL], input=label.get("input"), variant=label.get("variant"),
-                    check=label.get("check"), unit=label.get("unit", "elements"))
+                    check=label.get("check"), unit=label.get("unit", "elements"),
+                    position=label.get("position", ""))
 
 
 def new_file(path: str) -> None:

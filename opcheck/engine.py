@@ -77,8 +77,9 @@ def audit_op(
     else:
         plan = _selected(op, variant)
     shares = variant_budgets(op, plan, budget)
-    results = [_audit_variant(op, label, dims, attrs, seed, mode, given, order, shares[label])
-               for label, (dims, attrs) in plan.items()]
+    results = [_audit_variant(op, label, dims, attrs, seed, mode, given, order, shares[label],
+                              f"{k} of {len(plan)}")
+               for k, (label, (dims, attrs)) in enumerate(plan.items(), 1)]
     complex_support.note_once(results)
     report = OpReport(
         name=op.name,
@@ -129,9 +130,10 @@ def _selected(op: Op, variant: str | None) -> dict[str, tuple[dict[str, int], di
 def _audit_variant(
     op: Op, label: str, dims: dict[str, int], attrs: dict[str, Any], seed: int, mode: str,
     given: dict[str, np.ndarray] | None, order: int = 2, seconds: float = budgets.DEFAULT_BUDGET,
+    position: str = "",
 ) -> VariantResult:
     bound = bind(op, attrs)  # attrs reach the functions that name them; residuals unwrapped
-    audit_progress.variant(label)  # how far a timeout got
+    audit_progress.variant(label, position)  # how far a timeout got
     realified = complex_support.has_complex_inputs(op)
     while True:
         result = VariantResult(label=label, dims=dims, seed=seed, attrs=dict(attrs))

@@ -43,7 +43,7 @@ def run_in_process(names: Sequence[str], options: RunOptions, registry: Registry
                 report = error_report(name, text, options.seed, options.mode,
                                       registry.plugin_of.get(name), options.variant,
                                       order=options.order)
-                report.reproduce += f" --timeout {options.timeout:g}"
+                report.reproduce += timeouts.rerun_options(options.timeout, options.mode)
             yield report
     finally:
         end_children(before)  # what the ops forked or spawned, and left running

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import timeouts
 from .errors import UsageError, WorkerError
 from .result import OpReport
 from .worker_process import START_TIMEOUT, available_cores, prestart  # noqa: F401 (the CLI's names)
@@ -219,7 +220,7 @@ def _outcome(w: _Worker, task: _Task, registry: Registry) -> tuple[OpReport, boo
         report = error_report(name, message, o.seed, o.mode, registry.plugin_of.get(name), o.variant,
                               order=o.order)
         if w.timed_out:
-            report.reproduce += f" --timeout {o.timeout:g}"  # rerun it without a minute's wait
+            report.reproduce += timeouts.rerun_options(o.timeout, o.mode)
         return report, False
     except UsageError:
         raise

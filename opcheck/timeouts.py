@@ -11,8 +11,10 @@ before the deadline and compare it with the counters when the deadline comes.
 
 from __future__ import annotations
 
+import os
 import re
 
+from . import budget as budgets
 from .audit_progress import Snapshot
 
 #: No progress for this long before the deadline: the op is stuck, not slow.
@@ -53,6 +55,16 @@ def message(timeout: float, before: int, now: Snapshot | None, where: str, mode:
     if where:
         return f"{head} (stuck{where}; {'; '.join(facts)})"
     return f"{head} ({'; '.join(facts)})"
+
+
+def rerun_options(timeout: float, mode: str) -> str:
+    """What a timed-out op's reproduce line adds: its ``--timeout`` (to rerun it without a
+    minute's wait) and, in the default mode, the ``--budget`` it ran under where one was
+    given (``opcheck audit --budget`` passes it to every worker as ``$OPCHECK_BUDGET``)."""
+    text = f" --timeout {timeout:g}"
+    if mode == "auto" and os.environ.get(budgets.ENV):
+        text += f" --budget {budgets.resolve(None):g}"
+    return text
 
 
 def advice(mode: str, budget: float, timeout: float) -> str:

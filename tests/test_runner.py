@@ -94,6 +94,15 @@ def test_running_out_of_memory_is_a_memory_error():
 
 
 @pytest.mark.usefixtures("batch_plugins")
+def test_a_timed_out_op_reproduces_with_the_budget_it_ran_under(monkeypatch):
+    monkeypatch.setenv("OPCHECK_BUDGET", "2")  # as `opcheck audit --budget 2` sets it
+    reports = _run(["bad.hang"], ["broken_ops"], jobs=1, isolate=False, timeout=0.5)
+    assert reports["bad.hang"].reproduce.endswith("--jobs 1 --timeout 0.5 --budget 2")
+    full = _run(["bad.hang"], ["broken_ops"], jobs=1, isolate=False, timeout=0.5, mode="full")
+    assert full["bad.hang"].reproduce.endswith("--mode full --jobs 1 --timeout 0.5")
+
+
+@pytest.mark.usefixtures("batch_plugins")
 def test_in_process_reports_raising_ops_and_stops_a_python_loop():
     names = ["bad.hang", "bad.raise", "bad.sys_exit", "bad.fine"]
     reports = _run(names, ["broken_ops"], jobs=1, isolate=False, timeout=0.5)

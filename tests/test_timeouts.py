@@ -50,6 +50,7 @@ def test_a_slow_op_that_progresses_says_how_far_it_got(jobs):
     assert progressing.startswith("timed out after 1.5 s: checked "), progressing
     done, total = _checked(progressing)
     assert 0 < done < total == 4096
+    assert re.search(r"\(variant default, 1 of \d+, backward\)", progressing), progressing
     assert "stuck" not in progressing
     assert "the op was progressing — raise --timeout, or use --mode fast" in progressing
     hangs = messages["timing.hangs"]
@@ -80,16 +81,16 @@ def test_the_advice_follows_the_mode_and_the_budget():
 
 def test_progress_counts_elements_per_input_and_only_grows():
     audit_progress.reset()
-    audit_progress.variant("N=1")
+    audit_progress.variant("N=1", "2 of 3")
     audit_progress.begin("x", 10)
     audit_progress.slots[audit_progress.DONE] = 4
     first = audit_progress.snapshot()
-    assert first.describe() == "checked 4 of 10 elements of input 'x' (variant N=1, backward)"
+    assert first.describe() == "checked 4 of 10 elements of input 'x' (variant N=1, 2 of 3, backward)"
     audit_progress.check("jvp")
     audit_progress.begin("w", 3, "projections")
     audit_progress.tick()
     second = audit_progress.snapshot()
-    assert second.describe() == "checked 0 of 3 projections of input 'w' (variant N=1, jvp)"
+    assert second.describe() == "checked 0 of 3 projections of input 'w' (variant N=1, 2 of 3, jvp)"
     assert second.ticks == first.ticks + 1  # the next input keeps what the first had done
 
 
