@@ -12,7 +12,8 @@
 - Dims above ``SMALL_DIM`` (64) are audited at their declared size in the default variant
   only; every other variant starts from small sizes (``small_base``: 5, 6, 7, ...,
   equal dims kept equal, unequal kept unequal), where size-1, odd and non-square shape
-  logic shows as well and costs little.
+  logic shows as well and costs little; so do the largest dims above 8 while a variant
+  would hold more than 4,096 input elements.
 - Anything that breaks a declared relation (a shape expression below 1, an empty
   integer range, a failing constraint) is left out; a dim variant tries the next sizes.
 
@@ -23,6 +24,7 @@ Labels are space-separated ``name=value`` tokens, so a selector such as ``stride
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -183,19 +185,44 @@ def plan(op: Op) -> dict[str, Variant]:
 #: Dims larger than this are audited at their declared size once (the default variant);
 #: every other variant takes them at a small size (``small_base``).
 SMALL_DIM = 64
+#: A non-default variant holds at most this many differentiable input elements where
+#: shrinking dims above ``SMALL_FLOOR`` can make it so (the size always checked whole,
+#: ``budget.ALWAYS_FULL``): a conv2d's x (4, 8, 32, 32) has no dim above 64, yet each of
+#: its variants cost as much as the declared shape.
+SMALL_ELEMENTS = 4096
+#: Dims at most this large are never shrunk for ``SMALL_ELEMENTS``.
+SMALL_FLOOR = 8
 
 
 def small_base(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> dict[str, int]:
     """The dims the non-default variants start from: each dim above ``SMALL_DIM`` becomes
     a small size (5, 6, 7, ...; dims of equal declared size stay equal, unequal ones stay
-    unequal and unequal to the small dims), so shape logic (size 1, odd, non-square) is
-    still exercised but a variant costs little. The declared dims where that breaks a
-    declared relation."""
-    large = sorted({v for v in dims.values() if v > SMALL_DIM})
-    if not large:
-        return dict(dims)
-    used = {v for v in dims.values() if v <= SMALL_DIM}
-    free = [s for s in range(5, 5 + len(large) + len(used) + 8) if s not in used]
-    mapping = dict(zip(large, free))
-    small = {k: mapping.get(v, v) for k, v in dims.items()}
-    return small if violation(op, small, attrs) is None else dict(dims)
+    unequal and unequal to the small dims), then, while the variant holds more than
+    ``SMALL_ELEMENTS`` input elements, the largest remaining dim above ``SMALL_FLOOR``
+    too. Shape logic (size 1, odd, non-square) is still exercised but a variant costs
+    little. A shrink that breaks a declared relation is not made (nor any after it)."""
+    shrink = sorted({v for v in dims.values() if v > SMALL_DIM})
+    more = sorted({v for v in dims.values() if SMALL_FLOOR < v <= SMALL_DIM}, reverse=True)
+    best = dict(dims)
+    while True:
+        if shrink:
+            small = _shrunk(dims, shrink)
+            if violation(op, small, attrs) is not None:
+                return best
+            best = small
+        if not more or _elements(op, best) <= SMALL_ELEMENTS:
+            return best
+        shrink.append(more.pop(0))
+
+
+def _shrunk(dims: Mapping[str, int], sizes: list[int]) -> dict[str, int]:
+    """``dims`` with every dim of a size in ``sizes`` mapped to a small size, in order."""
+    used = {v for v in dims.values() if v not in sizes}
+    free = [s for s in range(5, 5 + len(sizes) + len(used) + 8) if s not in used]
+    mapping = dict(zip(sorted(sizes), free))
+    return {k: mapping.get(v, v) for k, v in dims.items()}
+
+
+def _elements(op: Op, dims: Mapping[str, int]) -> int:
+    names = op.differentiable_inputs or list(op.inputs)
+    return sum(math.prod(op.inputs[n].concrete_shape(dims)) for n in names)

@@ -144,6 +144,29 @@ def test_variants_of_a_large_op_run_at_small_sizes_and_still_catch_shape_bugs():
     assert opcheck.audit(square).status == "fail"  # the N != K variants show it
 
 
+def _double_bw_wrong_when_w_is_1(dout, x):
+    return {"x": dout * (3.0 if x.shape[3] == 1 else 2.0)}
+
+
+def test_variants_of_a_large_op_with_no_dim_above_64_are_small_too():
+    """A conv2d-like x (4, 8, 32, 32): 32,768 elements, no dim above 64. Its variants
+    shrink the largest dims until they hold at most 4,096 elements, and a bug only a
+    size-1 dim shows is still caught."""
+    from opcheck.configurations import SMALL_ELEMENTS, plan
+
+    op = Op(name="big.double", forward=lambda x: 2.0 * x, backward=_double_bw_wrong_when_w_is_1,
+            inputs={"x": Tensor(shape=("N", "C", "H", "W"))}, dims={"N": 4, "C": 8, "H": 32, "W": 32})
+    variants = plan(op)
+    assert variants["default"][0] == {"N": 4, "C": 8, "H": 32, "W": 32}
+    others = {label: dims for label, (dims, _) in variants.items() if label != "default"}
+    assert {"W=1", "H=1", "N=1", "C=1"} <= set(others)
+    assert all(np.prod(list(dims.values())) <= SMALL_ELEMENTS for dims in others.values()), others
+    assert others["W=1"]["H"] == others["N=1"]["W"] < 32  # H and W declared equal stay equal
+    report = opcheck.audit(op)
+    assert report.status == "fail" and report.failing_variant().label == "W=1"
+    assert [v.label for v in report.variants if v.status == "fail"] == ["W=1"]
+
+
 def test_small_ops_get_the_full_check_whatever_the_clock_says():
     """A loaded machine (a slow forward call) must not change a small op's report."""
     assert budget.choose(budget.ALWAYS_FULL, 10.0, 0.001) == "full"
