@@ -214,6 +214,23 @@ def test_jvp_agrees_with_finite_differences_and_with_the_vjp() -> None:
                                            rel=1e-12)
 
 
+def test_a_jvp_audit_under_w_error_meets_no_warning_of_torchs_own() -> None:
+    """torch 2.13 loads its jvp decompositions through the deprecated torch.jit.script on
+    the first forward-mode call: in a fresh process under -W error that must not turn a
+    correct op's audit into an error."""
+    code = ("import opcheck, torch\n"
+            "from opcheck import Tensor\n"
+            "op = opcheck.from_torch('t.sin', torch.sin, inputs={'input': Tensor(shape=(3,))},"
+            " jvp=True)\n"
+            "report = opcheck.audit(op)\n"
+            "assert report.status == 'pass', report.message\n"
+            "print([i.check for i in report.variants[0].inputs])\n")
+    done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'jvp'" in done.stdout
+
+
 def test_a_wrong_jvp_rule_is_what_the_jvp_returns() -> None:
     class WrongJvp(torch.autograd.Function):
         @staticmethod

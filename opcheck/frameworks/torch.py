@@ -122,7 +122,7 @@ class _TorchAdapter:
 
     def jvp(self, tangents: Mapping[str, Any], **kwargs: Any) -> Any:
         torch = self.torch
-        import torch.autograd.forward_ad as fwad
+        fwad = _forward_ad(torch)
 
         arrays, attrs = split(kwargs, self.inputs)
         with fwad.dual_level():
@@ -171,6 +171,23 @@ class _TorchAdapter:
         grads = {k: _array(torch.zeros_like(args[k]) if g is None else g)
                  for k, g in zip(names, found)}
         return [_array(o) for o in outs], grads
+
+
+@functools.cache
+def _forward_ad(torch: Any) -> Any:
+    """``torch.autograd.forward_ad``, warmed up. Its first ``make_dual`` loads torch's
+    jvp decompositions through ``torch.jit.script``, which in torch 2.13 warns that it is
+    deprecated: torch's own warning, raised in the op's audit (an error under
+    ``-W error``). Load them once here with that one warning silenced."""
+    import warnings
+
+    import torch.autograd.forward_ad as fwad
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script", category=DeprecationWarning)
+        with fwad.dual_level():
+            fwad.make_dual(torch.zeros(1), torch.zeros(1))
+    return fwad
 
 
 def _tensor(torch: Any, value: Any) -> Any:
