@@ -56,6 +56,9 @@ def test_a_thread_left_running_is_reported():
     assert box.leftovers == ["1 thread (left-behind)"]
 
 
+# (JAX, imported by other tests of the same process, warns on any fork: the child here
+# only exits)
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_os_exit_raises_in_the_ops_thread_only():
     with trapped_exit(), pytest.raises(ExitCalled, match=r"os._exit\(3\) was called"):
         os._exit(3)
