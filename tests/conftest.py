@@ -6,7 +6,9 @@ skips. A variable of opcheck's own, not ``CI``: a user's CI that runs the README
 
 from __future__ import annotations
 
+import inspect
 import os
+import sys
 
 import pytest
 
@@ -55,12 +57,23 @@ _PROCESS_NAMES = frozenset({"subprocess", "Popen", "OPCHECK", "runpytest_subproc
                             "runpytest"})
 
 
+def _names(function: object) -> set[str]:
+    """The global names a test's code uses, and those of its module's own helper
+    functions it calls (a ``_run`` that starts ``opcheck`` marks its callers slow)."""
+    names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
+    module = sys.modules.get(getattr(function, "__module__", ""))
+    for name in list(names):
+        helper = getattr(module, name, None)
+        if inspect.isfunction(helper) and helper.__module__ == function.__module__:
+            names |= set(helper.__code__.co_names)
+    return names
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``slow``: the galleries and every test that starts a process, so that
     ``pytest -m "not slow" -n 2`` is the quick day-to-day run; plain ``pytest`` runs all."""
     for item in items:
-        function = getattr(item, "function", None)
-        names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
+        names = _names(getattr(item, "function", None))
         if (item.path.name in SLOW_MODULES or names & _PROCESS_NAMES
                 or {"run", "start", "pytester"} & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
