@@ -249,11 +249,10 @@ class _Plugins:
             except Exception as exc:
                 from .plugin_errors import import_failure
 
+                why = import_failure(name, exc, option).replace(  # the rootdir is searched too
+                    "that it is on sys.path", f"that it is on sys.path or in the rootdir {root}")
                 raise PluginImportError(
-                    f"{where} names the plugin module {name!r}, which "
-                    f"{import_failure(name, exc, option)}"
-                    f" (or importable from the rootdir {root})"
-                ) from exc
+                    f"{where} names the plugin module {name!r}, which {why}") from exc
         return specs
 
 

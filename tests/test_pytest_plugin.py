@@ -692,10 +692,17 @@ def test_an_ini_plugin_that_cannot_be_imported_is_a_collection_error(
         "*_ ERROR collecting opcheck _*",
         ("opcheck_plugins (in *tox.ini) names the plugin module 'mylib_opz', which cannot be "
          "imported: ModuleNotFoundError: No module named 'mylib_opz'; check the name and that it "
-         "is on sys.path (or importable from the rootdir *)"),
+         "is on sys.path or in the rootdir *"),
         "*Interrupted: 1 error during collection*",
     ])
     assert result.ret == pytest.ExitCode.INTERRUPTED
+    project.makepyfile(raising_ops="raise RuntimeError('broken at import')\n")
+    project.makeini("[pytest]\nopcheck_plugins = raising_ops\n")
+    raising = project.runpytest("--opcheck")
+    raising.stdout.fnmatch_lines([  # found, then raised: fix the module, nothing about the path
+        "*names the plugin module 'raising_ops', which was found but raised while importing: "
+        "RuntimeError: broken at import (at *raising_ops.py:1); fix the module",
+    ])
 
 
 def test_a_command_line_plugin_that_cannot_be_imported_is_named(project: pytest.Pytester) -> None:
