@@ -32,7 +32,11 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
         lines.append(f"description: {op.description}")
     dims = op.default_dims()
     lines.append("dims:        " + (", ".join(f"{k}={v}" for k, v in dims.items()) or "none"))
-    lines.append("variants:    " + ", ".join(variants(op)))
+    shown = variants(op)
+    lines.append("variants:    " + ", ".join(shown))
+    small = _small_dims(op, shown)
+    if small:  # a label names one dim; the others of a large op are small too
+        lines.append(f"             (each but default at {small}, the label's dim as it says)")
     lines.append("inputs:")
     for name, t in op.inputs.items():
         shape = "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
@@ -52,6 +56,19 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
     if op.rtol is not None or op.atol is not None:
         lines.append(f"tolerance:   rtol={op.rtol}, atol={op.atol}")
     return "\n".join(lines)
+
+
+def _small_dims(op: Op, shown: dict[str, dict[str, int]]) -> str:
+    """"N=5, K=5, M=6" where the non-default variants start from smaller dims than the
+    declared ones (``configurations.small_base``), else ""."""
+    from .configurations import plan, small_base
+
+    dims = op.default_dims()
+    if len(shown) < 2:
+        return ""
+    attrs = next(iter(plan(op).values()))[1]
+    base = small_base(op, dims, attrs)
+    return ", ".join(f"{k}={v}" for k, v in base.items()) if base != dims else ""
 
 
 def _number(value: Any) -> str:
@@ -82,6 +99,7 @@ def input_schema(op: Op, plugin: PluginInfo | None = None) -> dict[str, Any]:
         "description": op.description,
         "dims": op.default_dims(),
         "variants": list(variants(op)),
+        "variant_dims": variants(op),
         "attrs": {k: list(v) for k, v in op.attrs.items()},
         "constraints": list(op.constraints),
         "residuals": op.residuals,
