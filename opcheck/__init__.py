@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _HOME = {
-    "audit": ".frontend",
+    "audit": ".public_audit",
     "InputError": ".errors",
     "OpcheckError": ".errors",
     "PluginError": ".errors",
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .errors import InputError, OpcheckError, PluginError, UsageError
     from .frameworks.jax import from_jax
     from .frameworks.torch import from_torch
-    from .frontend import audit
+    from .public_audit import audit
     from .hookspecs import hookimpl
     from .plugin_manager import Registry, discover
     from .result import OpReport

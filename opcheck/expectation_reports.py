@@ -29,14 +29,16 @@ def skipped_variants(plan: Plan) -> dict[str, str]:
 
 
 def audit_expected(op: Op, *, seed: int, mode: str, variant: str | None,
-                   plugin: PluginInfo | None, order: int = 2) -> OpReport:
+                   plugin: PluginInfo | None, order: int = 2,
+                   budget: float | None = None) -> OpReport:
     """``opcheck.audit`` minus the variants and checks ``op`` skips (run where the op runs:
     a skipped variant that would crash or hang its worker never starts)."""
-    from .frontend import audit
+    from .frontend import audit, variant_shares
 
     plan = plan_for(op) if (op.skip or op.xfail) else None
     if plan is None or plan.problem or not (plan.skip or plan.check_skip):
-        return audit(op, seed=seed, mode=mode, variant=variant, plugin=plugin, order=order)
+        return audit(op, seed=seed, mode=mode, variant=variant, plugin=plugin, order=order,
+                     budget=budget)
     if plan.skipped:
         return skip_report(op, plan, seed, mode, plugin)
     audited = plan.audited(op)
@@ -45,9 +47,11 @@ def audit_expected(op: Op, *, seed: int, mode: str, variant: str | None,
     if not run:
         return skip_report(op, plan, seed, mode, plugin)
     if len(run) == len(labels) == len(plan.labels) and variant is None:
-        return plan.finish(audit(audited, seed=seed, mode=mode, plugin=plugin, order=order))
-    parts = [audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin, order=order)
-             for label in run]
+        return plan.finish(audit(audited, seed=seed, mode=mode, plugin=plugin, order=order,
+                                 budget=budget))
+    shares = variant_shares(audited, run, budget)  # the op's budget, as for all its variants
+    parts = [audit(audited, seed=seed, mode=mode, variant=label, plugin=plugin, order=order,
+                   budget=shares[label]) for label in run]
     return plan.finish(_joined(parts))
 
 

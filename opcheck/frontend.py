@@ -32,7 +32,9 @@ def audit(
     order: int = 2,
     budget: float | None = None,
 ) -> OpReport:
-    """Audit ``op`` (an ``Op`` or a discovered op's name) and return its report.
+    """Audit ``op`` (an ``Op`` or a discovered op's name) and return its report, every
+    variant run as it is (``public_audit.audit``, which is ``opcheck.audit``, applies the
+    op's skip and xfail declarations on top).
 
     ``variant`` restricts the audit to one shape variant ("default", "N=1", ...);
     ``inputs`` fixes some or all input values (their shapes fix the symbolic dims);
@@ -51,7 +53,7 @@ def audit(
         raise UsageError(f"op={op!r}: op must be an opcheck.Op or the name of a discovered op "
                          "(`opcheck list` shows them)")
     if isinstance(op, str):
-        op, plugin = _lookup(op, plugins, plugin)
+        op, plugin = lookup(op, plugins, plugin)
     with blas_threads.limited():  # the pool a default run's workers get (docs/benchmarks.md)
         report = audit_op(op, seed=seed, mode=mode, inputs=inputs, variant=variant,
                           order=order, budget=budget)
@@ -95,7 +97,7 @@ def variant_shares(op: Op, labels: list[str], budget: float | None) -> dict[str,
     return {label: shares.get(label, budgets.resolve(budget)) for label in labels}
 
 
-def _lookup(name: str, plugins: Iterable[PluginSpec],
+def lookup(name: str, plugins: Iterable[PluginSpec],
             plugin: PluginInfo | None) -> tuple[Op, PluginInfo | None]:
     """The op discovered under ``name`` and its plugin; a ``UsageError`` with the nearest
     names, or the op's own declaration error, when there is none."""

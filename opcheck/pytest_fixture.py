@@ -55,7 +55,7 @@ class OpcheckFixture:
         ``assert_gradients``'s do."""
         __tracebackhide__ = True
         from .errors import OpcheckError
-        from .frontend import audit
+        from .public_audit import audit
 
         node, plugin = self._request.node, kwargs.pop("plugin", None)
         if isinstance(op, str) and not kwargs.get("plugins"):

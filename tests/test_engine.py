@@ -13,7 +13,7 @@ import pytest
 import opcheck
 from opcheck.engine import audit_op
 from opcheck.errors import InputError, UsageError
-from opcheck.frontend import audit
+from opcheck.public_audit import audit
 
 
 def _square(scale: float = 2.0) -> opcheck.Op:

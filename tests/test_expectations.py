@@ -55,6 +55,30 @@ def test_a_check_selector_in_opcheck_audit_covers_that_check_only():
     assert _judged(wrong_backward).status == "fail"  # a jvp xfail does not cover backward
 
 
+def _raises_at_n_1(dout, x):
+    if x.shape[0] == 1:
+        raise RuntimeError("a batch of one is unsupported")
+    return {"x": 2 * dout}
+
+
+def test_opcheck_audit_in_python_honours_the_ops_skips_and_xfails_as_the_cli_does():
+    """A skipped variant (one that would crash or hang) never runs in the caller's process;
+    a declared expected failure is an xfail, a fixed one an xpass."""
+    skipping = _op(backward=_raises_at_n_1, skip={"N=1": "a batch of one is unsupported"})
+    report = opcheck.audit(skipping)
+    assert report.status == "pass", report.message
+    assert "N=1" not in [v.label for v in report.variants]
+    assert report.skipped == {"N=1": "a batch of one is unsupported"}
+    raw = opcheck.audit(skipping, expectations=False)  # every variant, as the pytest plugin takes it
+    assert raw.status == "error" and raw.failing_variant().label == "N=1"
+    known = opcheck.audit(_op(backward=lambda dout, x: {"x": 3 * dout}, xfail={"*": "issue 12"}))
+    assert known.status == "xfail" and "issue 12" in known.message
+    fixed = opcheck.audit(_op(xfail={"*": "issue 13"}))
+    assert fixed.status == "xpass"
+    assert opcheck.audit(skipping, variant="N=4").status == "pass"
+    assert opcheck.audit(skipping, variant="N=1").status == "skip"
+
+
 def test_a_label_holding_several_settings_is_matched_part_by_part():
     """An attr configuration label such as 'stride=2 pad=0' is selected by any of its parts."""
     labels = variant_labels(_op(), "stride=2 pad=0")
