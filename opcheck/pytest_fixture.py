@@ -52,11 +52,13 @@ class OpcheckFixture:
         """``opcheck.audit``: the report, without asserting anything. A name is looked up
         among the ops this run discovers (with the ini file's ``opcheck_plugins`` and
         ``--opcheck-plugin``), and seed, mode and budget default to the test's, as
-        ``assert_gradients``'s do."""
+        ``assert_gradients``'s do; fixed input values may be given as ``values=`` too."""
         __tracebackhide__ = True
         from .errors import OpcheckError
         from .public_audit import audit
 
+        if "values" in kwargs and "inputs" not in kwargs:  # assert_gradients' name for them
+            kwargs["inputs"] = kwargs.pop("values")
         node, plugin = self._request.node, kwargs.pop("plugin", None)
         if isinstance(op, str) and not kwargs.get("plugins"):
             op, plugin = self._discovered(op)
@@ -86,6 +88,11 @@ class OpcheckFixture:
         from pydantic import ValidationError
 
         node = self._request.node
+        if isinstance(inputs, Mapping) and any(type(v).__module__ == "numpy"
+                                               for v in inputs.values()):  # arrays, scalars
+            _fail("assert_gradients(inputs=...) declares the op's input schema "
+                  "(opcheck.Tensor(shape=...)); to fix the input values, pass them as "
+                  "values={...}")
         fields = {k: v for k, v in dict(forward=forward, backward=backward, inputs=inputs,
                                         name=name, dims=dims, **op_fields).items()
                   if v is not None}

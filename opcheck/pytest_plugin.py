@@ -118,6 +118,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _select_op_node_ids(config)
 
 
+#: The --opcheck-ops patterns made from op node ids on the command line → those ids.
+_NODE_IDS = pytest.StashKey[dict]()
+
+
 def _select_op_node_ids(config: pytest.Config) -> None:
     """``pytest opcheck::mylib.softplus`` (a node id as the run prints it) selects that op
     as ``--opcheck-ops`` would; pytest alone looks for a file named ``opcheck``."""
@@ -128,7 +132,8 @@ def _select_op_node_ids(config: pytest.Config) -> None:
     if not ids or (config.invocation_params.dir / COLLECTOR_NAME).is_file():
         return
     config.args[:] = [arg for arg in config.args if not arg.startswith(prefix)]
-    literal = [re.sub(r"([*?[])", r"[\1]", arg[len(prefix):]) for arg in ids]  # not globs
+    literal = {re.sub(r"([*?[])", r"[\1]", arg[len(prefix):]): arg for arg in ids}  # not globs
+    config.stash[_NODE_IDS] = literal  # to name the id, not this pattern, if it matches nothing
     config.option.opcheck_ops = [*config.getoption("opcheck_ops"), *literal]
 
 
@@ -275,9 +280,13 @@ class OpCollector(pytest.Collector):
         if patterns:
             for pattern in patterns:
                 if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                    hint = _hint(pattern, names, plugin_modules(self.config))
+                    node_id = self.config.stash.get(_NODE_IDS, {}).get(pattern)
+                    given = (f"{node_id} names no op (a node id is one op's exact name)"
+                             if node_id else f"--opcheck-ops {pattern!r} matches no op")
+                    wanted = node_id.partition("::")[2] if node_id else pattern
+                    hint = _hint(wanted, names, plugin_modules(self.config))
                     errors = "".join(f"\n{e}" for e in registry.errors)
-                    raise self.CollectError(f"--opcheck-ops {pattern!r} matches no op{hint}{errors}")
+                    raise self.CollectError(f"{given}{hint}{errors}")
             names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
             for name, messages in broken.items():  # errors the selection leaves out still show
                 if name not in names:

@@ -354,8 +354,12 @@ def test_an_op_node_id_on_the_command_line_selects_that_op(project: pytest.Pytes
     both = project.runpytest("test_other.py", "opcheck::mylib.square", "-p", "no:cacheprovider")
     both.assert_outcomes(passed=2)
     missing = project.runpytest("opcheck::mylib.squares", "-p", "no:cacheprovider")
-    missing.stdout.fnmatch_lines(["*'mylib.squares' matches no op; did you mean mylib.square*"])
+    missing.stdout.fnmatch_lines(["opcheck::mylib.squares names no op (a node id is one op's "
+                                  "exact name); did you mean mylib.square*"])
     assert missing.ret != 0
+    bracket = project.runpytest("opcheck::mylib.square[default]", "-p", "no:cacheprovider")
+    bracket.stdout.fnmatch_lines(["opcheck::mylib.square[[]default] names no op*; did you mean "
+                                  "mylib.square*"])
 
 
 # -- the fixture --------------------------------------------------------------------------
@@ -423,6 +427,13 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
 
         def test_audit_unknown_name(opcheck):
             opcheck.audit("mylib.wrongs")
+
+        def test_audit_values(opcheck):  # assert_gradients' keyword works here too
+            report = opcheck.audit("matmul", values={"x": np.ones((2, 4))})
+            assert [v.label for v in report.variants] == ["given"]
+
+        def test_values_as_inputs(opcheck):
+            opcheck.assert_gradients("matmul", inputs={"x": np.ones((2, 4))})
     """)
     result = project.runpytest("-p", "no:cacheprovider", "-rf")
     result.stdout.fnmatch_lines([
@@ -434,8 +445,11 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
         "mylib.square*"),
         ("FAILED *::test_audit_unknown_name - Failed: no op named 'mylib.wrongs'; did you mean "
         "mylib.wrong*"),
+        ("FAILED *::test_values_as_inputs - Failed: assert_gradients(inputs=...) declares the "
+         "op's input schema (opcheck.Tensor(shape=...)); to fix the input values, pass them as "
+         "values={...}"),
     ])
-    result.assert_outcomes(passed=5, failed=3)
+    result.assert_outcomes(passed=6, failed=4)
 
 
 ATTR_OP = """
