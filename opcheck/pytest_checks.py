@@ -49,7 +49,8 @@ def _hint(name: str, names: list[str], modules: Sequence[str] = ()) -> str:
 def plugin_modules(config: pytest.Config) -> list[str]:
     """The plugin modules the ini file and --opcheck-plugin name (not the blocked ones)."""
     named = [*config.getini("opcheck_plugins"), *(config.getoption("opcheck_plugin") or [])]
-    return [m for m in dict.fromkeys(named) if not m.startswith("no:")]
+    blocked = {m.removeprefix("no:") for m in named if m.startswith("no:")}
+    return [m for m in dict.fromkeys(named) if not m.startswith("no:") and m not in blocked]
 
 
 def _where(op: Op | None, plugin: PluginInfo | None) -> tuple[str | None, int]:

@@ -357,6 +357,10 @@ def test_an_op_node_id_on_the_command_line_selects_that_op(project: pytest.Pytes
     missing.stdout.fnmatch_lines(["opcheck::mylib.squares names no op (a node id is one op's "
                                   "exact name); did you mean mylib.square*"])
     assert missing.ret != 0
+    blocked = project.runpytest("--opcheck-plugin", "no:mylib_ops", "--opcheck-ops", "zzz*",
+                                "-p", "no:cacheprovider")  # the listing leaves the blocked one out
+    blocked.stdout.fnmatch_lines(["*--opcheck-ops 'zzz*' matches no op; the * discovered ops "
+                                  "are listed by `opcheck list`*"])
     bracket = project.runpytest("opcheck::mylib.square[default]", "-p", "no:cacheprovider")
     bracket.stdout.fnmatch_lines(["opcheck::mylib.square[[]default] names no op*; did you mean "
                                   "mylib.square*"])
