@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .result import OpReport
+from .result import CHECKS, OpReport
 
 if TYPE_CHECKING:
     from .spec import Op
@@ -137,8 +137,8 @@ def unknown_selectors(op: Op, labels: Sequence[str], table: Mapping[str, str], k
         if all(_dtype(part) is not None for part in selector.split()) and selector.split():
             continue
         return (f"{kind} selector {selector!r} of op {op.name!r} matches nothing: use '*' "
-                f"(the whole op), a dtype name such as 'float32', or one of its variant "
-                f"labels {', '.join(labels)}")
+                f"(the whole op), a dtype name such as 'float32', one of its variant "
+                f"labels {', '.join(labels)}, or a check ({', '.join(map(repr, CHECKS))})")
     return None
 
 

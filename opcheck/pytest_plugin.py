@@ -124,12 +124,17 @@ _NODE_IDS = pytest.StashKey[dict]()
 
 def _select_op_node_ids(config: pytest.Config) -> None:
     """``pytest opcheck::mylib.softplus`` (a node id as the run prints it) selects that op
-    as ``--opcheck-ops`` would; pytest alone looks for a file named ``opcheck``."""
+    as ``--opcheck-ops`` would, and ``pytest opcheck`` every op, as ``--opcheck`` does;
+    pytest alone looks for a file named ``opcheck``."""
     import re
 
+    here = config.invocation_params.dir / COLLECTOR_NAME
+    if COLLECTOR_NAME in config.args and not here.exists():  # the collector's own id: every op
+        config.args[:] = [arg for arg in config.args if arg != COLLECTOR_NAME]
+        config.option.opcheck = True
     prefix = f"{COLLECTOR_NAME}::"
     ids = [arg for arg in config.args if arg.startswith(prefix)]
-    if not ids or (config.invocation_params.dir / COLLECTOR_NAME).is_file():
+    if not ids or here.is_file():
         return
     config.args[:] = [arg for arg in config.args if not arg.startswith(prefix)]
     literal = {re.sub(r"([*?[])", r"[\1]", arg[len(prefix):]): arg for arg in ids}  # not globs

@@ -353,6 +353,9 @@ def test_an_op_node_id_on_the_command_line_selects_that_op(project: pytest.Pytes
     result.stdout.fnmatch_lines(["opcheck::mylib.square PASSED*", "opcheck::mylib.wrong FAILED*"])
     both = project.runpytest("test_other.py", "opcheck::mylib.square", "-p", "no:cacheprovider")
     both.assert_outcomes(passed=2)
+    every = project.runpytest("opcheck", "--co", "-q", "-p", "no:cacheprovider")  # the collector
+    every.stdout.fnmatch_lines(["opcheck::matmul", "opcheck::mylib.square"], consecutive=False)
+    assert "test_other.py" not in every.stdout.str()
     missing = project.runpytest("opcheck::mylib.squares", "-p", "no:cacheprovider")
     missing.stdout.fnmatch_lines(["opcheck::mylib.squares names no op (a node id is one op's "
                                   "exact name); did you mean mylib.square*"])
@@ -678,7 +681,7 @@ def test_marker_on_fixture_tests(pytester: pytest.Pytester) -> None:
         "'test_module_xfail_passes_strictly': float32 too coarse here"),
         ("FAILED *::test_unknown_selector - Failed: skip selector 'N=2' of op "
         "'test_unknown_selector' matches nothing: use '*' (the whole op), a dtype name such "
-        "as 'float32', or one of its variant labels default, N=1, N=4"),
+        "as 'float32', one of its variant labels default, N=1, N=4, or a*"),
         ("FAILED *::test_unknown_marker_argument - Failed: @pytest.mark.opcheck got sead=; "
         "it takes only the keyword arguments seed=, mode=, xfail=, skip=, strict="),
     ])
