@@ -36,7 +36,7 @@ def describe_op(op: Op, plugin: PluginInfo) -> str:
     lines.append("variants:    " + ", ".join(shown))
     small = _small_dims(op, shown)
     if small:  # a label names one dim; the others of a large op are small too
-        lines.append(f"             (each but default at {small}, the label's dim as it says)")
+        lines.append(f"             (each but the first at {small}, the label's dim as it says)")
     lines.append("inputs:")
     for name, t in op.inputs.items():
         shape = "(" + ", ".join(str(s) for s in t.shape) + ("," if len(t.shape) == 1 else "") + ")"

@@ -5,11 +5,12 @@ themselves are made in ``expectations``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .configurations import matching
 from .expectations import Plan, declared, judge, plan_for
-from .result import OpReport
+from .result import OpReport, VariantResult
 
 if TYPE_CHECKING:
     from .plugin_manager import PluginInfo
@@ -42,7 +43,9 @@ def audit_expected(op: Op, *, seed: int, mode: str, variant: str | None,
     if plan.skipped:
         return skip_report(op, plan, seed, mode, plugin)
     audited = plan.audited(op)
-    labels = [variant] if variant is not None else list(plan.labels)
+    labels = list(plan.labels)
+    if variant is not None:  # a whole label, "default", or part of labels ("stride=2")
+        labels = matching(variant, plan.labels) or [variant]
     run = [label for label in labels if label not in plan.skip]
     if not run:
         return skip_report(op, plan, seed, mode, plugin)
@@ -69,9 +72,15 @@ def _joined(parts: list[OpReport]) -> OpReport:
     )
 
 
-def apply(report: OpReport, plan: Plan) -> OpReport:
+#: Makes a report's message and reproduce line those of one of its variants.
+Repoint = Callable[[OpReport, VariantResult], None]
+
+
+def apply(report: OpReport, plan: Plan, repoint: Repoint | None = None) -> OpReport:
     """``report`` with its status turned into xfail / xpass / skip where the op's
-    declarations say so. Idempotent: a report already judged is returned as it is."""
+    declarations say so. Idempotent: a report already judged is returned as it is.
+    Where a variant fails that no xfail covers while an expected one failed first,
+    ``repoint`` makes the report name (and reproduce) the unexpected one."""
     if report.status not in ("pass", "fail", "error") or not (
             plan.xfail or plan.skip or plan.check_xfail or plan.check_skip or plan.problem):
         return report
@@ -93,6 +102,12 @@ def apply(report: OpReport, plan: Plan) -> OpReport:
             return report
     verdict = judge(statuses, plan.xfail, strict=True, by_check=plan.by_check(report),
                     check_xfail=plan.check_xfail)
+    if verdict.status in ("fail", "error") and verdict.unexpected:
+        report.status = verdict.status
+        first = next((v for v in report.variants if v.label == verdict.unexpected[0]), None)
+        if first is not None and repoint is not None and not report.message.startswith(
+                f"variant {first.label}:"):
+            repoint(report, first)
     if verdict.status == "xfail":
         report.status = "xfail"
         report.message = f"expected failure ({verdict.reason}): {report.message}".rstrip(": ")
@@ -123,7 +138,7 @@ class Expectations:
             op = registry.get(name)
             if op is not None and declared(op):
                 known = list(variants(op))
-                labels = [variant] if variant in known else known
+                labels = (matching(variant, known) if variant is not None else []) or known
                 self.plans[name] = plan_for(op, labels, known=known)
 
     def settled(self, names: Iterable[str]) -> list[OpReport]:
@@ -144,4 +159,10 @@ class Expectations:
 
     def __call__(self, report: OpReport) -> OpReport:
         plan = self.plans.get(report.name)
-        return report if plan is None else apply(report, plan)
+        if plan is None:
+            return report
+        from .frontend import point_at
+
+        op, plugin = self.registry[report.name], self.registry.plugin_of.get(report.name)
+        return apply(report, plan, lambda r, v: point_at(
+            r, op, v, seed=self.seed, mode=self.mode, plugin=plugin, order=self.order))

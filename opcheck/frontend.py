@@ -59,8 +59,16 @@ def audit(
                           order=order, budget=budget)
     report.plugin = plugin.name if plugin else None
     bad = report.failing_variant()
-    if bad is None:
-        return report
+    if bad is not None and inputs is None:  # (with inputs: the caller's own call reruns it)
+        point_at(report, op, bad, seed=seed, mode=mode, plugin=plugin, order=order, budget=budget)
+    return report
+
+
+def point_at(report: OpReport, op: Op, bad: VariantResult, *, seed: int, mode: str,
+             plugin: PluginInfo | None, order: int = 2, budget: float | None = None) -> None:
+    """Make ``report``'s message and reproduce line those of variant ``bad`` (the first
+    failing one, or the first an xfail does not cover)."""
+    report.message = f"variant {bad.label}: {bad.message}"
     share = _variant_budget(op, report, mode, budget, bad)
     if plugin is None:  # an Op object from Python: the CLI could not find it by name
         mode_arg = f", mode={mode!r}" if mode != "auto" else ""
@@ -68,10 +76,9 @@ def audit(
         budget_arg = f", budget={share:.6g}" if share is not None else ""
         report.reproduce = (f"opcheck.audit(op, seed={seed}, variant={bad.label!r}{mode_arg}{order_arg}"
                             f"{budget_arg})  # op: your Op {op.name!r}")
-    elif inputs is None:
+    else:
         report.reproduce = reproduce_command(op.name, seed, mode, bad.label, plugin, order=order,
                                              in_process=False, budget=share)
-    return report
 
 
 def _variant_budget(op: Op, report: OpReport, mode: str, budget: float | None,

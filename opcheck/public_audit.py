@@ -36,27 +36,40 @@ def audit(
     ``mode="auto"`` (the default) checks every element where that fits in ``budget``
     seconds (default ``budget.DEFAULT_BUDGET``, or ``$OPCHECK_BUDGET``), else projections
     plus a covering sample (docs/method.md); "full" and "fast" ignore the budget.
-    The op's ``skip`` and ``xfail`` apply as in ``opcheck audit``: a skipped variant never
-    runs, and the status may be "skip", "xfail" or "xpass"; ``expectations=False`` runs
-    every variant and reports its raw status.
+    The op's ``skip`` and ``xfail`` apply as in ``opcheck audit`` (with ``inputs``, the
+    ``"*"`` and ``"given"`` selectors): a skipped variant never runs, and the status may
+    be "skip", "xfail" or "xpass"; ``expectations=False`` runs every variant and reports
+    its raw status.
     """
     from . import frontend
+    from .configurations import matching
     from .engine import check_arguments
-    from .expectation_reports import apply, audit_expected
-    from .expectations import declared, plan_for
+    from .expectation_reports import apply, audit_expected, skip_report
+    from .expectations import GIVEN, declared, plan_for
     from .sampling import variants
 
     check_arguments(mode, budget, order, seed)
     if isinstance(op, str):
         op, plugin = frontend.lookup(op, plugins, plugin)
-    if not expectations or inputs is not None or not declared(op):
+    if not expectations or not declared(op):
         return frontend.audit(op, seed=seed, mode=mode, inputs=inputs, variant=variant,
                               plugin=plugin, order=order, budget=budget)
     known = list(variants(op))
-    plan = plan_for(op, [variant] if variant in known else known, known=known)
+    labels = [GIVEN] if inputs is not None else (
+        (matching(variant, known) if variant is not None else []) or known)
+    plan = plan_for(op, labels, known=known)
     if plan.problem:  # a selector that matches no variant: the declaration's mistake
         report = frontend.error_report(op.name, plan.problem, seed, mode, plugin, variant, order)
-    else:
+    elif inputs is None:
         report = audit_expected(op, seed=seed, mode=mode, variant=variant, plugin=plugin,
                                 order=order, budget=budget)
-    return apply(report, plan)
+    elif GIVEN in plan.skip:  # "*" or "given": the values are not audited
+        return apply(skip_report(op, plan, seed, mode, plugin), plan)
+    else:
+        report = plan.finish(frontend.audit(plan.audited(op), seed=seed, mode=mode,
+                                            inputs=inputs, plugin=plugin, order=order,
+                                            budget=budget))
+    if inputs is not None:  # one variant, "given": nothing to point elsewhere
+        return apply(report, plan)
+    return apply(report, plan, lambda r, v: frontend.point_at(
+        r, op, v, seed=seed, mode=mode, plugin=plugin, order=order, budget=budget))

@@ -88,8 +88,9 @@ class OpcheckFixture:
         from pydantic import ValidationError
 
         node = self._request.node
-        if isinstance(inputs, Mapping) and any(type(v).__module__ == "numpy"
-                                               for v in inputs.values()):  # arrays, scalars
+        if isinstance(inputs, Mapping) and any(  # arrays, numbers, nested lists: values
+                type(v).__module__ == "numpy" or isinstance(v, (list, tuple, int, float))
+                for v in inputs.values()):
             _fail("assert_gradients(inputs=...) declares the op's input schema "
                   "(opcheck.Tensor(shape=...)); to fix the input values, pass them as "
                   "values={...}")

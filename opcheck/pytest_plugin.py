@@ -129,10 +129,11 @@ def _select_op_node_ids(config: pytest.Config) -> None:
     import re
 
     here = config.invocation_params.dir / COLLECTOR_NAME
-    if COLLECTOR_NAME in config.args and not here.exists():  # the collector's own id: every op
-        config.args[:] = [arg for arg in config.args if arg != COLLECTOR_NAME]
-        config.option.opcheck = True
     prefix = f"{COLLECTOR_NAME}::"
+    if COLLECTOR_NAME in config.args and not here.exists():  # the collector's own id: every op
+        config.args[:] = [arg for arg in config.args  # (and so every op id given beside it)
+                          if arg != COLLECTOR_NAME and not arg.startswith(prefix)]
+        config.option.opcheck = True
     ids = [arg for arg in config.args if arg.startswith(prefix)]
     if not ids or here.is_file():
         return

@@ -32,7 +32,7 @@ def test_show_says_the_small_dims_a_large_ops_variants_start_from():
 
     big = describe_op(_mm({"N": 128, "K": 128, "M": 96}), PluginInfo("p", "-p", None)).splitlines()
     at = next(i for i, line in enumerate(big) if line.startswith("variants:"))
-    assert big[at + 1].strip() == "(each but default at N=6, K=6, M=5, the label's dim as it says)"
+    assert big[at + 1].strip() == "(each but the first at N=6, K=6, M=5, the label's dim as it says)"
     small = describe_op(_mm({"N": 3, "K": 4, "M": 5}), PluginInfo("p", "-p", None))
     assert "each but default" not in small
     dims = input_schema(_mm({"N": 128, "K": 128, "M": 96}))["variant_dims"]

@@ -79,6 +79,50 @@ def test_opcheck_audit_in_python_honours_the_ops_skips_and_xfails_as_the_cli_doe
     assert opcheck.audit(skipping, variant="N=1").status == "skip"
 
 
+def _attr_op(**fields):
+    def backward(dout, x, scale):
+        if scale == 2.0:
+            raise RuntimeError("scale=2 crashes")
+        return {"x": scale * dout}
+
+    return opcheck.Op(name="t.scale", forward=lambda x, scale: scale * x, backward=backward,
+                      inputs={"x": opcheck.Tensor(shape=("N",))},
+                      attrs={"scale": [1.0, 2.0], "shift": [0, 1]}, **fields)
+
+
+def test_a_partial_variant_selector_never_runs_a_skipped_variant():
+    """--variant shift=1 picks every variant holding it; the skipped ones among them still
+    never run (they ran, and crashed, when the selector was not resolved to labels)."""
+    op = _attr_op(skip={"scale=2.0": "crashes"})
+    report = opcheck.audit(op, variant="shift=1")
+    assert report.status == "pass", report.message
+    assert [v.label for v in report.variants] == ["scale=1.0 shift=1"]
+    assert report.skipped == {"scale=2.0 shift=1": "crashes"}  # not the unselected ones
+    assert opcheck.audit(op, variant="scale=2.0").status == "skip"
+
+
+def test_fixed_values_honour_the_whole_op_and_given_selectors():
+    import numpy as np
+
+    values = {"x": np.linspace(-1.0, 1.0, 4)}
+    wrong = lambda dout, x: {"x": 3 * dout}  # noqa: E731 (the factor is 2)
+    assert opcheck.audit(_op(backward=wrong, xfail={"*": "issue 7"}), inputs=values).status == "xfail"
+    assert opcheck.audit(_op(backward=wrong, xfail={"given": "issue 8"}), inputs=values).status == "xfail"
+    assert opcheck.audit(_op(xfail={"*": "stale"}), inputs=values).status == "xpass"
+    assert opcheck.audit(_op(backward=wrong, skip={"given": "no"}), inputs=values).status == "skip"
+    assert opcheck.audit(_op(backward=wrong, xfail={"N=1": "batch"}), inputs=values).status == "fail"
+
+
+def test_a_failure_no_xfail_covers_is_the_one_reported_and_reproduced():
+    """The default variant is expected to fail; N=1 fails unexpectedly: the report names
+    and reproduces N=1, as the pytest plugin does."""
+    op = _op(backward=lambda dout, x: {"x": 3 * dout}, xfail={"default": "known"})
+    report = opcheck.audit(op)
+    assert report.status == "fail"
+    assert report.message.startswith("variant N=1: gradient mismatch"), report.message
+    assert "variant='N=1'" in report.reproduce, report.reproduce
+
+
 def test_a_label_holding_several_settings_is_matched_part_by_part():
     """An attr configuration label such as 'stride=2 pad=0' is selected by any of its parts."""
     labels = variant_labels(_op(), "stride=2 pad=0")
@@ -140,6 +184,26 @@ def run(tmp_path):
 
     run.path = tmp_path
     return run
+
+
+def test_the_command_line_resolves_partial_selectors_and_reports_the_unexpected_variant(tmp_path):
+    shutil.copy(DATA / "partial_ops.py", tmp_path)
+    env = {**os.environ, "OPCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONPATH", None)
+
+    def audit(*args):
+        return subprocess.run([*OPCHECK, "audit", "-p", "partial_ops", *args], check=False,
+                              cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120)
+
+    skipped = audit("partial.scale", "--variant", "shift=1", "--format", "json")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    [entry] = json.loads(skipped.stdout)["ops"]
+    assert [v["label"] for v in entry["variants"]] == ["scale=1.0 shift=1"]
+    failed = audit("partial.default_known")
+    assert failed.returncode == 1
+    assert "FAIL — variant N=1: gradient mismatch" in failed.stdout, failed.stdout
+    assert "Reproduce: opcheck audit partial.default_known -p partial_ops --seed 0 --variant N=1" \
+        in failed.stdout
 
 
 EXPECTED = {

@@ -356,6 +356,8 @@ def test_an_op_node_id_on_the_command_line_selects_that_op(project: pytest.Pytes
     every = project.runpytest("opcheck", "--co", "-q", "-p", "no:cacheprovider")  # the collector
     every.stdout.fnmatch_lines(["opcheck::matmul", "opcheck::mylib.square"], consecutive=False)
     assert "test_other.py" not in every.stdout.str()
+    union = project.runpytest("opcheck", "opcheck::mylib.square", "--co", "-q", "-p", "no:cacheprovider")
+    union.stdout.fnmatch_lines(["opcheck::matmul", "opcheck::mylib.square"], consecutive=False)
     missing = project.runpytest("opcheck::mylib.squares", "-p", "no:cacheprovider")
     missing.stdout.fnmatch_lines(["opcheck::mylib.squares names no op (a node id is one op's "
                                   "exact name); did you mean mylib.square*"])
