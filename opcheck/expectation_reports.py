@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .configurations import matching
 from .expectations import Plan, declared, judge, plan_for
 from .result import OpReport, VariantResult
 
@@ -34,6 +33,7 @@ def audit_expected(op: Op, *, seed: int, mode: str, variant: str | None,
                    budget: float | None = None) -> OpReport:
     """``opcheck.audit`` minus the variants and checks ``op`` skips (run where the op runs:
     a skipped variant that would crash or hang its worker never starts)."""
+    from .configurations import matching
     from .frontend import audit, variant_shares
 
     plan = plan_for(op) if (op.skip or op.xfail) else None
@@ -129,6 +129,7 @@ class Expectations:
 
     def __init__(self, registry: Any, names: Sequence[str], variant: str | None,
                  seed: int, mode: str, order: int = 2) -> None:
+        from .configurations import matching
         from .sampling import variants
 
         self.registry, self.seed, self.mode, self.variant = registry, seed, mode, variant
