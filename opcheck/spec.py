@@ -75,6 +75,7 @@ class Op(BaseModel):
         self._jvp_takes_out = self.jvp is not None and accepts(self.jvp, "out")
 
     def __init__(self, **data: Any) -> None:
+        __tracebackhide__ = True  # a bad declaration's pytest traceback ends at the caller's line
         try:
             super().__init__(**data)
         except ValidationError as exc:

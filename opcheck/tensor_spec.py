@@ -61,6 +61,7 @@ class Tensor(BaseModel):
     _sampler_at: str = PrivateAttr(default="")
 
     def __init__(self, **data: Any) -> None:
+        __tracebackhide__ = True  # a bad declaration's pytest traceback ends at the caller's line
         try:
             super().__init__(**data)
             if isinstance(self.sampler, str):
