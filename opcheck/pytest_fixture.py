@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from .spec import Op  # noqa: F401 (the annotations name it)
 
 
+#: assert_gradients' own keyword arguments that are not ``Op`` fields.
+_OWN_ARGUMENTS = ("seed", "mode", "values", "variant")
+
+
 class OpcheckFixture:
     """What the ``opcheck`` fixture gives a test: ``assert_gradients`` and the classes
     needed to declare an op without importing opcheck (the fixture shadows its name)."""
@@ -94,6 +98,12 @@ class OpcheckFixture:
             _fail("assert_gradients(inputs=...) declares the op's input schema "
                   "(opcheck.Tensor(shape=...)); to fix the input values, pass them as "
                   "values={...}")
+        import difflib
+
+        for key in op_fields:  # a misspelt argument of this call, not an Op field
+            close = difflib.get_close_matches(key, _OWN_ARGUMENTS, n=1, cutoff=0.75)
+            if close and key not in self.Op.model_fields:
+                _fail(f"assert_gradients got {key}=; did you mean {close[0]}=?")
         fields = {k: v for k, v in dict(forward=forward, backward=backward, inputs=inputs,
                                         name=name, dims=dims, **op_fields).items()
                   if v is not None}

@@ -443,6 +443,9 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
 
         def test_values_as_inputs(opcheck):
             opcheck.assert_gradients("matmul", inputs={"x": np.ones((2, 4))})
+
+        def test_misspelt_values(opcheck):
+            opcheck.assert_gradients("matmul", valeus={"x": np.ones((2, 4))})
     """)
     result = project.runpytest("-p", "no:cacheprovider", "-rf")
     result.stdout.fnmatch_lines([
@@ -458,7 +461,9 @@ def test_fixture_checks_a_declared_op_and_a_discovered_one(project: pytest.Pytes
          "op's input schema (opcheck.Tensor(shape=...)); to fix the input values, pass them as "
          "values={...}"),
     ])
-    result.assert_outcomes(passed=6, failed=4)
+    result.stdout.fnmatch_lines(["FAILED *::test_misspelt_values - Failed: assert_gradients got "
+                                 "valeus=; did you mean values=?"])
+    result.assert_outcomes(passed=6, failed=5)
 
 
 ATTR_OP = """
