@@ -210,7 +210,7 @@ def small_base(op: Op, dims: Mapping[str, int], attrs: Mapping[str, Any]) -> dic
             if violation(op, small, attrs) is not None:
                 return best
             best = small
-        if not more or _elements(op, best) <= SMALL_ELEMENTS:
+        if not more or input_elements(op, best) <= SMALL_ELEMENTS:
             return best
         shrink.append(more.pop(0))
 
@@ -223,6 +223,8 @@ def _shrunk(dims: Mapping[str, int], sizes: list[int]) -> dict[str, int]:
     return {k: mapping.get(v, v) for k, v in dims.items()}
 
 
-def _elements(op: Op, dims: Mapping[str, int]) -> int:
+def input_elements(op: Op, dims: Mapping[str, int]) -> int:
+    """The differentiable input elements of ``op`` at ``dims`` (every input's if none is
+    differentiable): what a variant's element-wise check costs in forward-call pairs."""
     names = op.differentiable_inputs or list(op.inputs)
     return sum(math.prod(op.inputs[n].concrete_shape(dims)) for n in names)

@@ -8,7 +8,6 @@ Data flows one way: sampled inputs (``sampling``) → forward/backward under the
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -109,9 +108,7 @@ def variant_budgets(op: Op, plan: Mapping[str, configurations.Variant],
     equal split gave a (64, 512) layernorm's default variant a fifth of ``--budget 30``
     and sampled it, where its whole check takes 10 s."""
     total = budgets.resolve(budget)
-    names = op.differentiable_inputs or list(op.inputs)
-    sizes = {label: max(1, sum(math.prod(op.inputs[n].concrete_shape(dims)) for n in names))
-             for label, (dims, _) in plan.items()}
+    sizes = {label: max(1, configurations.input_elements(op, dims)) for label, (dims, _) in plan.items()}
     whole = sum(sizes.values())
     return {label: total * size / whole for label, size in sizes.items()}
 

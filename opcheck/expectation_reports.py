@@ -16,6 +16,18 @@ if TYPE_CHECKING:
     from .spec import Op
 
 
+def selected_plan(op: Op, variant: str | None, given: bool = False) -> Plan:
+    """The op's declarations evaluated over the variants ``variant`` picks (a whole label
+    or part of labels, as ``--variant``; all without one), or over ``given`` values."""
+    from .configurations import matching
+    from .expectations import GIVEN
+    from .sampling import variants
+
+    known = list(variants(op))
+    labels = [GIVEN] if given else (matching(variant, known) if variant is not None else []) or known
+    return plan_for(op, labels, known=known)
+
+
 def skip_report(op: Op, plan: Plan, seed: int, mode: str, plugin: PluginInfo | None) -> OpReport:
     """The report of an op every variant of which is skipped: it is never audited."""
     return OpReport(name=op.name, status="skip", mode=mode, seed=seed,
@@ -129,18 +141,13 @@ class Expectations:
 
     def __init__(self, registry: Any, names: Sequence[str], variant: str | None,
                  seed: int, mode: str, order: int = 2) -> None:
-        from .configurations import matching
-        from .sampling import variants
-
         self.registry, self.seed, self.mode, self.variant = registry, seed, mode, variant
         self.order = order
         self.plans: dict[str, Plan] = {}
         for name in names:
             op = registry.get(name)
             if op is not None and declared(op):
-                known = list(variants(op))
-                labels = (matching(variant, known) if variant is not None else []) or known
-                self.plans[name] = plan_for(op, labels, known=known)
+                self.plans[name] = selected_plan(op, variant)
 
     def settled(self, names: Iterable[str]) -> list[OpReport]:
         from .frontend import error_report

@@ -42,11 +42,9 @@ def audit(
     its raw status.
     """
     from . import frontend
-    from .configurations import matching
     from .engine import check_arguments
-    from .expectation_reports import apply, audit_expected, skip_report
-    from .expectations import GIVEN, declared, plan_for
-    from .sampling import variants
+    from .expectation_reports import apply, audit_expected, selected_plan, skip_report
+    from .expectations import GIVEN, declared
 
     check_arguments(mode, budget, order, seed)
     if isinstance(op, str):
@@ -54,10 +52,7 @@ def audit(
     if not expectations or not declared(op):
         return frontend.audit(op, seed=seed, mode=mode, inputs=inputs, variant=variant,
                               plugin=plugin, order=order, budget=budget)
-    known = list(variants(op))
-    labels = [GIVEN] if inputs is not None else (
-        (matching(variant, known) if variant is not None else []) or known)
-    plan = plan_for(op, labels, known=known)
+    plan = selected_plan(op, variant, given=inputs is not None)
     if plan.problem:  # a selector that matches no variant: the declaration's mistake
         report = frontend.error_report(op.name, plan.problem, seed, mode, plugin, variant, order)
     elif inputs is None:
